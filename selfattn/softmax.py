@@ -1,0 +1,89 @@
+"""Turning a row of scores into weights: by the sum, by a naive softmax, stably."""
+
+from __future__ import annotations
+
+import torch
+
+from selfattn._checks import check_tensor
+
+
+def _check_dim(x: torch.Tensor, dim: int) -> None:
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
+    if not -x.dim() <= dim < x.dim():
+        raise ValueError(
+            f"dim must lie in [{-x.dim()}, {x.dim() - 1}] for a tensor of shape "
+            f"{tuple(x.shape)}, got {dim}"
+        )
+
+
+# --8<-- [start:normalize_by_sum]
+def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Divide each score by the sum of its row: ``w_i = s_i / sum_j s_j``.
+
+    Not a safe way to make weights: a negative score gives a negative weight, and a
+    row that sums to zero divides by zero (``inf`` or ``nan``). Shown for contrast.
+    Shape: any; the sum runs over ``dim``.
+    """
+    check_tensor("scores", scores)
+    _check_dim(scores, dim)
+    return scores / scores.sum(dim=dim, keepdim=True)
+
+
+# --8<-- [end:normalize_by_sum]
+
+
+# --8<-- [start:softmax_naive]
+def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax straight from the definition: ``w_i = exp(s_i) / sum_j exp(s_j)``.
+
+    Overflows once a score passes about 88.7 in float32 (``exp`` is ``inf`` there,
+    and ``inf / inf`` is ``nan``). Shape: any; the sum runs over ``dim``.
+    """
+    check_tensor("scores", scores)
+    _check_dim(scores, dim)
+    exp = torch.exp(scores)
+    return exp / exp.sum(dim=dim, keepdim=True)
+
+
+# --8<-- [end:softmax_naive]
+
+
+# --8<-- [start:softmax_stable]
+def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax after subtracting the row's maximum: ``w_i = exp(s_i - m) / sum_j exp(s_j - m)``.
+
+    ``m = max_j s_j`` cancels between numerator and denominator, so the result is the
+    same softmax, but every exponent is now <= 0: no ``exp`` can overflow, and the
+    largest term is ``exp(0) = 1``, so the sum cannot underflow to zero either.
+    A row whose scores are all ``-inf`` has no defined softmax and gives ``nan``
+    (as ``torch.softmax`` does). Shape: any; the sum runs over ``dim``.
+    """
+    check_tensor("scores", scores)
+    _check_dim(scores, dim)
+    if scores.shape[dim] == 0:  # rows of no scores: nothing to normalise
+        return scores.clone()
+    shifted = scores - scores.amax(dim=dim, keepdim=True)  # every entry <= 0
+    exp = torch.exp(shifted)
+    return exp / exp.sum(dim=dim, keepdim=True)
+
+
+# --8<-- [end:softmax_stable]
+
+
+# --8<-- [start:softmax_masked]
+def softmax_masked(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Stable softmax over the last dimension, counting only entries where ``keep``.
+
+    Entries with ``keep == False`` get weight exactly 0. A row with nothing kept
+    (a fully masked query) gets all-zero weights, so its context vector is zero,
+    as ``scaled_dot_product_attention`` gives in torch 2.13 (older releases gave nan).
+    Shapes: ``scores`` (..., n_q, n_k); ``keep`` bool, broadcastable to it.
+    """
+    masked = scores.masked_fill(~keep, float("-inf"))  # a masked key gets exp(-inf) = 0
+    weights = softmax_stable(masked)  # nan on rows where nothing is kept
+    nothing_kept = ~keep.any(dim=-1, keepdim=True)  # (..., n_q, 1)
+    return weights.masked_fill(nothing_kept, 0.0)
+
+
+# --8<-- [end:softmax_masked]

@@ -1,0 +1,60 @@
+"""CPU and GPU agree: every registry entry on CUDA against the same entry on the CPU.
+
+Run with ``pytest -m gpu``; without CUDA every test here is skipped with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from hypothesis import given
+
+from selfattn import IMPLEMENTATIONS
+from tests.conftest import QKV, assert_close, qkv_problems, sdpa_reference
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA device; none is available"
+    ),
+]
+
+NAMES = sorted(IMPLEMENTATIONS)
+
+
+@pytest.fixture(autouse=True)
+def no_tf32() -> Iterator[None]:
+    """TF32 keeps only 10 mantissa bits in float32 matmuls: turn it off, so float32 on
+    the GPU is compared at float32's own tolerance."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def run(name: str, p: QKV) -> torch.Tensor:
+    return IMPLEMENTATIONS[name](p.q, p.k, p.v, **p.kwargs())  # type: ignore[arg-type]
+
+
+# --8<-- [start:test_cpu_gpu_agree]
+@pytest.mark.parametrize("name", NAMES)
+@given(p=qkv_problems())
+def test_cpu_and_gpu_agree(name: str, p: QKV) -> None:
+    on_cpu = run(name, p)
+    on_gpu = run(name, p.to("cuda"))
+    assert on_gpu.device.type == "cuda"  # computed there, not moved to the CPU
+    # Both sides compute in float32 or float64 (half precision is upcast), summing in
+    # different orders, so the dtype's usual tolerance applies (see conftest).
+    assert_close(on_gpu.cpu(), on_cpu.to(torch.float64), dtype=p.q.dtype)
+
+
+# --8<-- [end:test_cpu_gpu_agree]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(p=qkv_problems())
+def test_gpu_matches_pytorch_sdpa(name: str, p: QKV) -> None:
+    assert_close(run(name, p.to("cuda")).cpu(), sdpa_reference(p), dtype=p.q.dtype)
