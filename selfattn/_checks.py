@@ -11,8 +11,10 @@ therefore not rejected; they propagate to the output (see ``attention_matmul``).
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 
@@ -129,10 +131,39 @@ def check_flag(name: str, value: Any) -> None:
 
 
 def check_attention_args(
-    q: Any, k: Any, v: Any, *, mask: Any, scale: Any, causal: Any
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    mask: Any = None,
+    scale: Any = None,
+    causal: Any = False,
 ) -> None:
     """Every check of the common calling convention, in one call."""
     check_qkv(q, k, v)
     check_mask(mask, q, k)
     check_scale(scale)
     check_flag("causal", causal)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def checked_by(check: Callable[P, None]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run ``check`` on a function's arguments before the function itself.
+
+    The checks live here, outside the functions the tutorial shows, so each function
+    on a page is only its computation: copied on its own it runs with torch alone
+    (without the argument checks); imported from selfattn it has them.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            check(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

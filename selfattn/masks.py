@@ -20,6 +20,7 @@ def causal_mask(
 # --8<-- [end:causal_mask]
 
 
+# --8<-- [start:combined_mask]
 def combined_mask(
     mask: torch.Tensor | None, causal: bool, n_q: int, n_k: int, device: torch.device
 ) -> torch.Tensor | None:
@@ -28,3 +29,6 @@ def combined_mask(
     if mask is None:
         return keep
     return mask if keep is None else mask & keep
+
+
+# --8<-- [end:combined_mask]

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from selfattn._checks import check_tensor
+from selfattn._checks import check_tensor, checked_by
 
 
-def _check_dim(x: torch.Tensor, dim: int) -> None:
+def check_scores(scores: Any, dim: Any = -1) -> None:
+    """``scores`` is a floating-point tensor and ``dim`` one of its dimensions."""
+    check_tensor("scores", scores)
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
-    if not -x.dim() <= dim < x.dim():
+    if not -scores.dim() <= dim < scores.dim():
         raise ValueError(
-            f"dim must lie in [{-x.dim()}, {x.dim() - 1}] for a tensor of shape "
-            f"{tuple(x.shape)}, got {dim}"
+            f"dim must lie in [{-scores.dim()}, {scores.dim() - 1}] for scores of "
+            f"shape {tuple(scores.shape)}, got {dim}"
         )
 
 
+def check_masked_scores(scores: Any, keep: Any) -> None:
+    """``scores`` (..., n_q, n_k) and a bool ``keep`` that broadcasts to it."""
+    check_scores(scores)
+    if not isinstance(keep, torch.Tensor) or keep.dtype != torch.bool:
+        got = keep.dtype if isinstance(keep, torch.Tensor) else type(keep).__name__
+        raise TypeError(f"keep must be a bool tensor, got {got}")
+    try:
+        torch.broadcast_shapes(keep.shape, scores.shape)  # type: ignore[no-untyped-call]
+    except RuntimeError:
+        raise ValueError(
+            f"keep must broadcast to scores' shape {tuple(scores.shape)}, got "
+            f"{tuple(keep.shape)}"
+        ) from None
+
+
+@checked_by(check_scores)
 # --8<-- [start:normalize_by_sum]
 def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Divide each score by the sum of its row: ``w_i = s_i / sum_j s_j``.
@@ -25,14 +45,13 @@ def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     row that sums to zero divides by zero (``inf`` or ``nan``). Shown for contrast.
     Shape: any; the sum runs over ``dim``.
     """
-    check_tensor("scores", scores)
-    _check_dim(scores, dim)
     return scores / scores.sum(dim=dim, keepdim=True)
 
 
 # --8<-- [end:normalize_by_sum]
 
 
+@checked_by(check_scores)
 # --8<-- [start:softmax_naive]
 def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax straight from the definition: ``w_i = exp(s_i) / sum_j exp(s_j)``.
@@ -40,8 +59,6 @@ def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     Overflows once a score passes about 88.7 in float32 (``exp`` is ``inf`` there,
     and ``inf / inf`` is ``nan``). Shape: any; the sum runs over ``dim``.
     """
-    check_tensor("scores", scores)
-    _check_dim(scores, dim)
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)
 
@@ -49,18 +66,17 @@ def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 # --8<-- [end:softmax_naive]
 
 
+@checked_by(check_scores)
 # --8<-- [start:softmax_stable]
 def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax after subtracting the row's maximum: ``w_i = exp(s_i - m) / sum_j exp(s_j - m)``.
+    """Softmax minus each row's maximum m: ``w_i = exp(s_i - m) / sum_j exp(s_j - m)``.
 
-    ``m = max_j s_j`` cancels between numerator and denominator, so the result is the
-    same softmax, but every exponent is now <= 0: no ``exp`` can overflow, and the
-    largest term is ``exp(0) = 1``, so the sum cannot underflow to zero either.
-    A row whose scores are all ``-inf`` has no defined softmax and gives ``nan``
-    (as ``torch.softmax`` does). Shape: any; the sum runs over ``dim``.
+    ``exp(-m)`` cancels between numerator and denominator, so this is the same
+    softmax, but every exponent is now <= 0: no ``exp`` can overflow, and the largest
+    term is ``exp(0) = 1``, so the sum cannot underflow to zero either. A row whose
+    scores are all ``-inf`` has no softmax and gives ``nan``, as ``torch.softmax``
+    does. Shape: any; the sum runs over ``dim``.
     """
-    check_tensor("scores", scores)
-    _check_dim(scores, dim)
     if scores.shape[dim] == 0:  # rows of no scores: nothing to normalise
         return scores.clone()
     shifted = scores - scores.amax(dim=dim, keepdim=True)  # every entry <= 0
@@ -71,6 +87,7 @@ def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 # --8<-- [end:softmax_stable]
 
 
+@checked_by(check_masked_scores)
 # --8<-- [start:softmax_masked]
 def softmax_masked(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Stable softmax over the last dimension, counting only entries where ``keep``.
