@@ -121,6 +121,13 @@ def qkv_problems(
     return QKV(q, k, v, mask, causal, scale)
 
 
+def run_implementation(name: str, p: QKV) -> torch.Tensor:
+    """Call the registry entry ``name`` on a drawn problem."""
+    from selfattn import IMPLEMENTATIONS
+
+    return IMPLEMENTATIONS[name](p.q, p.k, p.v, **p.kwargs())  # type: ignore[arg-type]
+
+
 def sdpa_reference(p: QKV) -> torch.Tensor:
     """PyTorch's own attention, the outside oracle, computed in float64.
 

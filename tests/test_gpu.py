@@ -12,7 +12,13 @@ import torch
 from hypothesis import given
 
 from selfattn import IMPLEMENTATIONS
-from tests.conftest import QKV, assert_close, qkv_problems, sdpa_reference
+from tests.conftest import (
+    QKV,
+    assert_close,
+    qkv_problems,
+    run_implementation,
+    sdpa_reference,
+)
 
 pytestmark = [
     pytest.mark.gpu,
@@ -35,16 +41,12 @@ def no_tf32() -> Iterator[None]:
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def run(name: str, p: QKV) -> torch.Tensor:
-    return IMPLEMENTATIONS[name](p.q, p.k, p.v, **p.kwargs())  # type: ignore[arg-type]
-
-
 # --8<-- [start:test_cpu_gpu_agree]
 @pytest.mark.parametrize("name", NAMES)
 @given(p=qkv_problems())
 def test_cpu_and_gpu_agree(name: str, p: QKV) -> None:
-    on_cpu = run(name, p)
-    on_gpu = run(name, p.to("cuda"))
+    on_cpu = run_implementation(name, p)
+    on_gpu = run_implementation(name, p.to("cuda"))
     assert on_gpu.device.type == "cuda"  # computed there, not moved to the CPU
     # Both sides compute in float32 or float64 (half precision is upcast), summing in
     # different orders, so the dtype's usual tolerance applies (see conftest).
@@ -57,4 +59,6 @@ def test_cpu_and_gpu_agree(name: str, p: QKV) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @given(p=qkv_problems())
 def test_gpu_matches_pytorch_sdpa(name: str, p: QKV) -> None:
-    assert_close(run(name, p.to("cuda")).cpu(), sdpa_reference(p), dtype=p.q.dtype)
+    assert_close(
+        run_implementation(name, p.to("cuda")).cpu(), sdpa_reference(p), dtype=p.q.dtype
+    )

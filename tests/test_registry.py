@@ -18,6 +18,7 @@ from tests.conftest import (
     TOLERANCES,
     assert_close,
     qkv_problems,
+    run_implementation,
     sdpa_reference,
 )
 
@@ -25,15 +26,11 @@ NAMES = sorted(IMPLEMENTATIONS)
 PAIRS = list(itertools.combinations(NAMES, 2))
 
 
-def run(name: str, p: QKV) -> torch.Tensor:
-    return IMPLEMENTATIONS[name](p.q, p.k, p.v, **p.kwargs())  # type: ignore[arg-type]
-
-
 # --8<-- [start:test_matches_sdpa]
 @pytest.mark.parametrize("name", NAMES)
 @given(p=qkv_problems())
 def test_implementation_matches_pytorch_sdpa(name: str, p: QKV) -> None:
-    out = run(name, p)
+    out = run_implementation(name, p)
     assert out.shape == (*p.q.shape[:-1], p.v.shape[-1])
     assert out.dtype == p.q.dtype
     assert_close(out, sdpa_reference(p), dtype=p.q.dtype)
@@ -46,7 +43,11 @@ def test_implementation_matches_pytorch_sdpa(name: str, p: QKV) -> None:
 @pytest.mark.parametrize(("first", "second"), PAIRS)
 @given(p=qkv_problems())
 def test_implementations_agree_with_each_other(first: str, second: str, p: QKV) -> None:
-    assert_close(run(first, p), run(second, p).float(), dtype=p.q.dtype)
+    assert_close(
+        run_implementation(first, p),
+        run_implementation(second, p).float(),
+        dtype=p.q.dtype,
+    )
 
 
 # --8<-- [end:test_implementations_agree]
@@ -79,7 +80,7 @@ def test_permuting_tokens_permutes_outputs(name: str, p: QKV, seed: int) -> None
 @pytest.mark.parametrize("name", NAMES)
 @given(p=qkv_problems(dtypes=(torch.float64, torch.float32)))
 def test_each_output_lies_within_the_range_of_the_values(name: str, p: QKV) -> None:
-    out = run(name, p)  # (..., n_q, d_v)
+    out = run_implementation(name, p)  # (..., n_q, d_v)
     # Weights are non-negative and sum to one, so each output is a convex combination
     # of value rows: feature by feature, between the smallest and the largest value.
     lo = p.v.amin(dim=-2, keepdim=True)  # (..., 1, d_v)
