@@ -1,0 +1,9 @@
+# %% [markdown]
+# # Step by step
+# Runs the chapter end to end.
+
+# %%
+import selfattn
+
+x = selfattn.toy_inputs()
+print(selfattn.attention_weights(x, x, scale=1.0))

@@ -1,0 +1,9 @@
+# %% [markdown]
+# # why_attention
+# Runs the chapter end to end.
+
+# %%
+import selfattn
+
+x = selfattn.toy_inputs()
+print(selfattn.attention_weights(x, x, scale=1.0))
