@@ -7,7 +7,7 @@ button copies) is joined in page order and run in a fresh interpreter (``-I``: n
 PYTHONPATH, no user site, not the current directory) in an empty directory, so a
 snippet can only use what the environment has installed: selfattn and torch.
 Blocks marked ``.no-run`` (test code that needs the test suite's fixtures, run by
-pytest instead) are skipped. Standard library only.
+pytest instead) and the API reference's signatures are skipped. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 BLOCK = re.compile(
-    r'<div class="(?P<cls>language-python highlight[^"]*)">.*?<code>(?P<code>.*?)</code>',
+    r'<div class="(?P<cls>language-python [^"]*)">.*?<code>(?P<code>.*?)</code>',
     re.S,
 )
 TAG = re.compile(r"<[^>]+>")
@@ -30,7 +30,7 @@ def page_code(page: Path) -> list[str]:
     """The Python blocks of one built page, as plain text, in order."""
     blocks = []
     for match in BLOCK.finditer(page.read_text(encoding="utf-8")):
-        if "no-run" in match["cls"].split():
+        if {"no-run", "doc-signature"} & set(match["cls"].split()):
             continue
         blocks.append(html.unescape(TAG.sub("", match["code"])))
     return blocks
