@@ -78,7 +78,9 @@ def quoted_numbers(text: str) -> list[str]:
 def test_numbers_quoted_in_the_prose_are_computed_by_the_code(page: Path) -> None:
     known = computed_numbers()
     unknown = [n for n in quoted_numbers(page.read_text()) if n not in known]
-    assert not unknown, f"{page.name} quotes numbers the code does not compute: {unknown}"
+    assert not unknown, (
+        f"{page.name} quotes numbers the code does not compute: {unknown}"
+    )
 
 
 def test_a_wrong_number_would_be_caught() -> None:

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
@@ -44,70 +45,57 @@ def _style(ink: str) -> dict[str, object]:
 
 
 def why_attention(ink: str) -> Figure:
-    words = [
-        "The",
-        "cat",
-        "is",
-        "sitting",
-        "on",
-        "the",
-        "mat",
-        "because",
-        "it",
-        "is",
-        "warm",
-    ]
-    fig, ax = plt.subplots(figsize=(9, 2.6))
-    ax.set_xlim(-0.5, len(words) - 0.5)
-    ax.set_ylim(-0.6, 2.2)
+    words = "The cat is sitting on the mat because it is warm".split()  # noqa: SIM905
+    # x position of each word's centre, spaced by the words' lengths
+    centres, x = [], 0.0
+    for w in words:
+        centres.append(x + len(w) / 2)
+        x += len(w) + 1.6
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    ax.set_xlim(-0.5, x)
+    ax.set_ylim(-2.6, 3.4)
     ax.axis("off")
-    for i, w in enumerate(words):
+    for c, w in zip(centres, words, strict=True):
         bold = w in ("it", "mat", "warm", "cat")
         ax.text(
-            i,
+            c,
             0,
             w,
             ha="center",
             va="center",
-            fontsize=13,
+            fontsize=14,
             fontweight="bold" if bold else "normal",
         )
-    it = words.index("it")
-    for target, label in (
-        (words.index("mat"), "what is warm?"),
-        (words.index("cat"), "who sits there?"),
-    ):
-        ax.annotate(
-            "",
-            xy=(target, 0.25),
-            xytext=(it, 0.25),
-            arrowprops={
-                "arrowstyle": "->",
-                "color": BAR,
-                "lw": 2,
-                "connectionstyle": "arc3,rad=-0.35",
-            },
+
+    def link(src: str, dst: str, height: float, colour: str, label: str) -> None:
+        a, b = centres[words.index(src)], centres[words.index(dst)]
+        up = height > 0
+        angle = 90 if up else -90
+        y0 = 0.45 if up else -0.45
+        arrow = FancyArrowPatch(
+            (a, y0),
+            (b, y0),
+            arrowstyle="-|>",
+            mutation_scale=14,
+            lw=2,
+            color=colour,
+            connectionstyle=f"arc,angleA={angle},angleB={angle},armA={abs(height) * 22},"
+            f"armB={abs(height) * 22},rad=8",
         )
+        ax.add_patch(arrow)
         ax.text(
-            (it + target) / 2,
-            0.55 + 0.09 * abs(it - target),
+            (a + b) / 2,
+            y0 + height * 0.95 + (0.25 if up else -0.25),
             label,
             ha="center",
-            color=BAR,
-            fontsize=10,
+            va="bottom" if up else "top",
+            color=colour,
+            fontsize=11,
         )
-    ax.annotate(
-        "",
-        xy=(words.index("mat"), -0.3),
-        xytext=(words.index("warm"), -0.3),
-        arrowprops={
-            "arrowstyle": "->",
-            "color": WRONG,
-            "lw": 2,
-            "connectionstyle": "arc3,rad=-0.4",
-        },
-    )
-    ax.text(9, -0.55, "'warm' describes the mat", ha="center", color=WRONG, fontsize=10)
+
+    link("it", "mat", 1.2, BAR, "what is warm?")
+    link("it", "cat", 2.2, BAR, "who is sitting there?")
+    link("warm", "mat", -1.2, WRONG, "'warm' describes the mat")
     return fig
 
 
@@ -192,10 +180,10 @@ def flat_weights(ink: str) -> Figure:
         label="softmax(scores / sum): the seed's",
     )
     ax.axhline(1 / 6, color=ink, lw=1, ls="--")
-    ax.text(5.6, 1 / 6 + 0.004, "1/6", color=ink, ha="right")
+    ax.text(-0.55, 1 / 6 + 0.004, "1/6", color=ink, ha="left", va="bottom")
     ax.set_xticks(range(6), selfattn.TOKENS)
     ax.set_ylabel("weight of each token for 'Magic'")
-    ax.legend(frameon=False, loc="upper right")
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
