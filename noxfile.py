@@ -12,7 +12,7 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 # What `nox` with no arguments runs: everything a CPU-only machine can check.
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs", "snippets"]
 
 CONSTRAINTS = ("-c", "constraints.txt")
 
@@ -55,3 +55,38 @@ def typecheck(session: nox.Session) -> None:
     install(session, "typecheck")
     session.install(*CONSTRAINTS, "nox")
     session.run("mypy")
+
+
+DOCS_ENV = {"NO_MKDOCS_2_WARNING": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the tutorial into site/ with mkdocs --strict (notebooks executed)."""
+    install(session, "docs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", env=DOCS_ENV)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Build the tutorial and serve it at http://127.0.0.1:8000, rebuilt on change."""
+    install(session, "docs")
+    session.run(
+        "mkdocs",
+        "serve",
+        "--dev-addr",
+        "127.0.0.1:8000",
+        *session.posargs,
+        env=DOCS_ENV,
+    )
+
+
+@nox.session
+def snippets(session: nox.Session) -> None:
+    """Run every page's Python code blocks, in page order, with only selfattn installed.
+
+    Reads the built site (run `nox -s docs` first, as `nox` does): what is checked is
+    exactly the code a reader copies.
+    """
+    install(session)
+    session.run("python", "-I", "docs/scripts/run_page_code.py", "site")

@@ -1,0 +1,46 @@
+"""Turn each companion notebook (jupytext percent-format ``docs/notebooks/*.py``) into a
+``.ipynb`` page that mkdocs-jupyter executes, renders and offers for download.
+
+The ``.py`` files are what we edit and review; the ``.ipynb`` files exist only in the
+build (written under ``.cache/notebooks/``), so a committed notebook can never hold
+stale outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+
+
+@event_priority(
+    100
+)  # before mkdocs-jupyter's on_files, which picks up the .ipynb files
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    docs = Path(config.docs_dir)
+    root = docs.parent / ".cache" / "notebooks"  # plays the docs_dir of these files
+    out = root / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    for source in sorted((docs / "notebooks").glob("*.py")):
+        notebook = jupytext.read(source, fmt="py:percent")
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        target = out / f"{source.stem}.ipynb"
+        jupytext.write(notebook, target, fmt="ipynb")
+        # A File with a src_dir (not File.generated): mkdocs-jupyter's wrapper finds
+        # the source path through src_dir.
+        files.append(
+            File(
+                f"notebooks/{target.name}",
+                src_dir=str(root),
+                dest_dir=config.site_dir,
+                use_directory_urls=config.use_directory_urls,
+            )
+        )
+    return files

@@ -1,0 +1,91 @@
+"""The tutorial's pages against the code (docs/): embedded sections exist, and every
+number typed into the prose is one the code computes.
+
+These tests read the Markdown sources and need only selfattn and torch; the strict
+site build (``nox -s docs``) and the page-code run (``nox -s snippets``) check the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import selfattn
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+NOTEBOOKS = sorted((DOCS / "notebooks").glob("*.py"))
+SNIPPET = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+):([^"']+)["']""", re.M)
+# A number quoted to three or more decimals, e.g. "0.1763" or "88.72".
+QUOTED_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\d])")
+
+
+def test_the_site_has_pages_and_notebooks() -> None:
+    assert len(PAGES) >= 7
+    assert len(NOTEBOOKS) >= 4
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_embedded_section_exists(page: Path) -> None:
+    for path, section in SNIPPET.findall(page.read_text()):
+        source = (ROOT / path).read_text()
+        assert f"--8<-- [start:{section}]" in source, f"{page.name}: {path}:{section}"
+        assert f"--8<-- [end:{section}]" in source, f"{page.name}: {path}:{section}"
+
+
+def computed_numbers() -> set[str]:
+    """Every number the pages may quote, computed by selfattn, as the pages print them
+    (rounded to 3 and to 4 decimals)."""
+    x = selfattn.toy_inputs()
+    scores = selfattn.attention_scores(x, x)
+    weights = selfattn.attention_weights(x, x, scale=1.0)
+    tensors = [
+        x,
+        scores,
+        selfattn.normalize_by_sum(scores),
+        weights,
+        selfattn.attention_matmul(x, x, x, scale=1.0),
+        torch.stack([selfattn.seed_loop_weights(x, i) for i in range(6)]),
+        torch.stack([selfattn.seed_loop_context_vector(x, i) for i in range(6)]),
+        scores.amax(dim=-1) - scores.amin(dim=-1),  # the spread of each query's scores
+        (weights[1] - weights[2]).abs().max(),  # "happens" against "to"
+        selfattn.softmax_stable(torch.tensor([1000.0, 999.0])),
+        selfattn.softmax_stable(torch.tensor([90.0, 89.0, 80.0])),
+        torch.tensor(
+            [
+                1 / 6,  # the flat weight that double normalisation drifts towards
+                math.log(torch.finfo(torch.float32).max),  # where exp overflows float32
+                math.log(torch.finfo(torch.float16).max),  # ... and float16
+            ]
+        ),
+    ]
+    values = [v for t in tensors for v in t.flatten().tolist()]
+    return {f"{v:.{places}f}" for v in values for places in (3, 4)}
+
+
+def quoted_numbers(text: str) -> list[str]:
+    """Numbers with three or more decimals, outside the `--8<--` lines."""
+    lines = (line for line in text.splitlines() if "--8<--" not in line)
+    return QUOTED_NUMBER.findall("\n".join(lines))
+
+
+@pytest.mark.parametrize("page", PAGES + NOTEBOOKS, ids=lambda p: p.name)
+def test_numbers_quoted_in_the_prose_are_computed_by_the_code(page: Path) -> None:
+    known = computed_numbers()
+    unknown = [n for n in quoted_numbers(page.read_text()) if n not in known]
+    assert not unknown, (
+        f"{page.name} quotes numbers the code does not compute: {unknown}"
+    )
+
+
+def test_a_wrong_number_would_be_caught() -> None:
+    # The checker itself: the seed's right weight passes, a mistyped one does not.
+    known = computed_numbers()
+    assert "0.2098" in known
+    assert "0.2089" not in known
+    assert quoted_numbers("gets 0.1763 instead of 0.2089.") == ["0.1763", "0.2089"]
