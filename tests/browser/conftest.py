@@ -81,12 +81,9 @@ def discover_pages(site: Path) -> list[str]:
     return pages
 
 
-def base_path(site: Path) -> str:
-    """The path the site expects to live under, from its sitemap (site_url's path).
-
-    A 404 page built with site_url = https://host/project/ loads /project/assets/...;
-    serving the folder under the same path keeps those links valid here.
-    """
+def site_url(site: Path) -> str:
+    """The address the site was built for (mkdocs' site_url), read from its sitemap:
+    the shortest <loc> is the home page. "/" where there is no sitemap."""
     sitemap = site / "sitemap.xml"
     if not sitemap.is_file():
         return "/"
@@ -97,8 +94,8 @@ def base_path(site: Path) -> str:
     ]
     if not locs:
         return "/"
-    path = urlsplit(min(locs, key=len)).path or "/"
-    return path if path.endswith("/") else path + "/"
+    home = min(locs, key=len)
+    return home if home.endswith("/") else home + "/"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -122,10 +119,34 @@ def site_dir(pytestconfig: pytest.Config) -> Path:
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
-    """Static files of the site under ``prefix``; the site's own 404 page for misses."""
+    """Static files of the site under ``prefix``; the site's own 404 page for misses.
+
+    The site is served under the path it was built for (site_url's path): a 404 page
+    built for https://host/project/ loads /project/assets/... . Its sitemap is served
+    with site_url's origin replaced by ours, since Material's instant navigation only
+    intercepts links to the addresses the sitemap lists.
+    """
 
     prefix = "/"
+    built_for = "/"  # site_url, as the sitemap spells it
+    served_at = "/"  # our address for it, http://127.0.0.1:PORT/PREFIX
     timeout = 10  # seconds a stalled connection may hold a server thread
+
+    def do_GET(self) -> None:
+        if not urlsplit(self.path).path.endswith("/sitemap.xml"):
+            super().do_GET()
+            return
+        file = Path(self.translate_path(self.path))
+        if not file.is_file():
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        text = file.read_text(encoding="utf-8")
+        body = text.replace(self.built_for, self.served_at).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def translate_path(self, path: str) -> str:
         url_path = urlsplit(path).path
@@ -155,16 +176,22 @@ class SiteHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def base_url(site_dir: Path) -> Iterator[str]:
     """Serve the site on 127.0.0.1 at a free port for the session, then stop."""
-    prefix = base_path(site_dir)
-    handler = type("Handler", (SiteHandler,), {"prefix": prefix})
+    built_for = site_url(site_dir)
+    prefix = urlsplit(built_for).path or "/"
+
+    class Handler(SiteHandler):
+        pass
+
+    Handler.prefix, Handler.built_for = prefix, built_for
     server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(site_dir))
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(site_dir))
     )
     server.daemon_threads = True
+    Handler.served_at = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+        yield Handler.served_at
     finally:
         server.shutdown()
         server.server_close()

@@ -279,7 +279,8 @@ def visit(page: str, site_dir: Path, get_visit: Callable[[str], Visit]) -> Visit
 
 
 def listing(items: list[str]) -> str:
-    return "\n  " + "\n  ".join(items)
+    """One item a line, each once, in the order first seen."""
+    return "\n  " + "\n  ".join(dict.fromkeys(items))
 
 
 # ---------------------------------------------------------------- every page
@@ -297,13 +298,22 @@ def test_no_request_leaves_the_site(visit: Visit) -> None:
     )
 
 
+def ignored_loads(visit: Visit) -> list[str]:
+    """Loads whose failure another test reports: blocked external requests, and the
+    404 page's own document (a 404 is what it should answer)."""
+    return [*visit.external, *([visit.url] if visit.status == 404 else [])]
+
+
 def test_no_console_error_and_no_page_error(visit: Visit) -> None:
     # Failed loads of blocked external requests and of the 404 page itself are
     # reported by the tests for those; everything else is an error here.
     errors = [
         e
         for e in visit.console_errors
-        if not any(e.endswith(f"(at {url})") for url in [*visit.external, visit.url])
+        if not (
+            e.startswith("Failed to load resource")
+            and any(e.endswith(f"(at {url})") for url in ignored_loads(visit))
+        )
     ]
     assert not errors + visit.page_errors, (
         "console errors and uncaught exceptions:" + listing(errors + visit.page_errors)
@@ -324,8 +334,9 @@ def test_all_math_is_rendered(visit: Visit) -> None:
 def test_all_images_load_and_have_alt_text(visit: Visit) -> None:
     broken = [i["src"] for i in visit.images if not i["width"]]
     no_alt = [i["src"] for i in visit.images if not (i["alt"] or "").strip()]
-    assert not broken, "images that did not load:" + listing(broken)
-    assert not no_alt, "images without alt text:" + listing(no_alt)
+    problems = [f"did not load: {src}" for src in broken]
+    problems += [f"no alt text: {src}" for src in no_alt]
+    assert not problems, "images:" + listing(problems)
 
 
 def test_no_serious_or_critical_accessibility_violation(visit: Visit) -> None:
@@ -365,7 +376,13 @@ def test_the_checks_have_pages_math_and_code_to_check(
     assert "404.html" in pages, "no 404 page"
     visits = [get_visit(p) for p in pages]
     assert sum(v.math_count for v in visits) > 0, "no .arithmatex math on any page"
-    assert sum(len(v.copies) for v in visits) > 0, "no code block with a copy button"
+    langs = {c.lang for v in visits for c in v.copies}
+    assert langs, "no code block with a copy button"
+    # Python blocks are checked to compile; that needs language-python classes
+    # (pymdownx.highlight's pygments_lang_class: true).
+    assert "python" in langs or "py" in langs, (
+        f"no code block marked as Python (languages seen: {langs})"
+    )
 
 
 def test_search_for_softmax_finds_the_softmax_section(
@@ -436,5 +453,46 @@ def test_palette_toggle_switches_the_color_scheme(
         page.locator(PALETTE_TOGGLE).click()
         page.wait_for_function(SCHEME_CHANGED_JS, arg=second)
         assert page.evaluate(SCHEME_JS) == first
+    finally:
+        context.close()
+
+
+# An anchor clicked inside the page: Material's instant navigation (where enabled)
+# intercepts it and swaps the content without a reload, as for a reader's click.
+FOLLOW_LINK_JS = """(url) => {
+  window.__before = document.querySelector('.md-content');
+  const a = document.createElement('a');
+  a.href = url;
+  a.textContent = 'next page';
+  document.body.append(a);
+  a.click();
+}"""
+ARRIVED_JS = """(url) => location.href === url
+  && !(window.__before && window.__before.isConnected)"""
+
+
+def test_math_renders_after_in_site_navigation(
+    browser: Browser, base_url: str, site_dir: Path
+) -> None:
+    """A reader who clicks from page to page (instant navigation swaps the content
+    without a load event) still gets rendered math on every page."""
+    visit = Visit(url=base_url)
+    context = new_context(browser, base_url, visit)
+    try:
+        page = context.new_page()
+        watch(page, visit, base_url)
+        page.goto(base_url)
+        problems = []
+        for path in [p for p in discover_pages(site_dir) if p not in ("", "404.html")]:
+            url = urljoin(base_url, path)
+            page.evaluate(FOLLOW_LINK_JS, url)
+            page.wait_for_function(ARRIVED_JS, arg=url)
+            wait_quietly(page, MATH_SETTLED_JS)
+            found = page.evaluate(MATH_PROBLEMS_JS) + page.evaluate(RAW_TEX_JS)
+            problems += [f"{path}: {p}" for p in found]
+        assert not problems, "math not rendered after navigating:" + listing(problems)
+        assert not visit.page_errors, "uncaught exceptions:" + listing(
+            visit.page_errors
+        )
     finally:
         context.close()
