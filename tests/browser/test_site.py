@@ -88,6 +88,8 @@ AXE_JS_RUN = """async (options) => {
     }));
 }"""
 
+NO_MOTION_CSS = """*, *::before, *::after {
+  transition: none !important; animation: none !important; }"""
 SCHEME_JS = "() => document.body.getAttribute('data-md-color-scheme')"
 SCHEME_CHANGED_JS = (
     "(before) => document.body.getAttribute('data-md-color-scheme') !== before"
@@ -193,6 +195,8 @@ def wait_quietly(page: Page, expression: str, timeout_ms: int = 5_000) -> None:
 def scan_accessibility(page: Page, axe_js: Path, visit: Visit) -> None:
     """axe-core in the page's first scheme, then colour contrast in each other one."""
     page.add_script_tag(path=str(axe_js))
+    # Colours are measured at rest: no scan may catch a fade halfway.
+    page.add_style_tag(content=NO_MOTION_CSS)
     scheme = page.evaluate(SCHEME_JS)
     found = page.evaluate(AXE_JS_RUN, {})
     visit.axe.extend(describe_violation(v, scheme) for v in found)
