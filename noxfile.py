@@ -6,13 +6,17 @@ which pins torch to a CPU build (an unpinned torch would pull several GB of CUDA
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 # What `nox` with no arguments runs: everything a CPU-only machine can check.
-nox.options.sessions = ["lint", "typecheck", "tests", "docs", "snippets"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs", "snippets", "browser"]
 
 CONSTRAINTS = ("-c", "constraints.txt")
 
@@ -90,3 +94,33 @@ def snippets(session: nox.Session) -> None:
     """
     install(session)
     session.run("python", "-I", "docs/scripts/run_page_code.py", "site")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The built site in Debian's chromium: every page offline, no console error,
+    math rendered, images loaded, axe-core clean; search, copy button and palette.
+
+    The site is $SELFATTN_SITE_DIR if set, else built here into site/. Without
+    /usr/bin/chromium the session skips, except in CI (the CI variable), where it fails.
+    """
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install it with `apt-get install chromium`"
+        if os.environ.get("CI"):
+            session.error(f"{reason} (CI is set: the browser test may not skip)")
+        session.skip(reason)
+    if shutil.which("npm") is None:
+        session.error("npm is missing: it installs axe-core (package-lock.json)")
+    # "docs" is the site build's extra; pip only warns while it does not exist yet.
+    install(session, "test", "docs", "browser")
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--silent", external=True)
+    site = os.environ.get("SELFATTN_SITE_DIR")
+    if not site:
+        if not Path("mkdocs.yml").is_file():
+            session.error("no mkdocs.yml to build, and SELFATTN_SITE_DIR is not set")
+        site = "site"
+        session.run("mkdocs", "build", "--strict", "-d", site, env=DOCS_ENV)
+    session.run("pytest", "tests/browser", "--site-dir", site, *session.posargs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -143,3 +145,13 @@ def sdpa_reference(p: QKV) -> torch.Tensor:
     return torch.nn.functional.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, is_causal=causal, scale=p.scale
     )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave tests/browser out unless it is asked for by path (`nox -s browser` does):
+    it needs a built site, chromium and Playwright, which the plain suite does not."""
+    browser = Path(__file__).parent / "browser"
+    if collection_path != browser:
+        return None
+    asked = (Path(arg.split("::")[0]).resolve() for arg in config.args)
+    return not any(path == browser or browser in path.parents for path in asked)
