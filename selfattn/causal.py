@@ -47,7 +47,7 @@ def _check_matrix_and_keep(name: str, matrix: Any, keep: Any) -> None:
         shape = None
     if shape != matrix.shape:
         raise ValueError(
-            f"keep must broadcast to {name}'s shape {tuple(matrix.shape)}, got "
+            f"keep must broadcast to the shape of {name} {tuple(matrix.shape)}, got "
             f"{tuple(keep.shape)}"
         )
 
