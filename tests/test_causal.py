@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 
 from selfattn import (
     IMPLEMENTATIONS,
@@ -182,7 +182,9 @@ def test_dropout_zeroes_weights_and_rescales_the_rest_in_training_only() -> None
     # Each kept weight is scaled by 1 / (1 - p), so the expected row sum stays one...
     assert_close(dropped[kept], clean[kept] / (1 - p))
     # ...but any one row in training mode sums to something else.
-    assert not torch.allclose(dropped.sum(dim=-1), torch.ones(2, 6, dtype=torch.float64))
+    assert not torch.allclose(
+        dropped.sum(dim=-1), torch.ones(2, 6, dtype=torch.float64)
+    )
     assert 0 < kept.sum() < (clean != 0).sum()  # some dropped, some kept
     # Back in eval mode, dropout is the identity: the same output every call.
     module.eval()
@@ -222,7 +224,9 @@ def test_sdpa_is_causal_aligns_top_left_like_causal_true() -> None:
     q, k, v = torch.randn(2, 4), torch.randn(5, 4), torch.randn(5, 3)
     sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     top_left = attention_matmul(q, k, v, mask=causal_mask(2, 5))
-    bottom_right = attention_matmul(q, k, v, mask=causal_mask(2, 5, align="bottom-right"))
+    bottom_right = attention_matmul(
+        q, k, v, mask=causal_mask(2, 5, align="bottom-right")
+    )
     assert_close(sdpa, top_left)
     assert_close(attention_matmul(q, k, v, causal=True), top_left)
     assert not torch.allclose(sdpa, bottom_right)
@@ -247,8 +251,10 @@ def test_causal_mask_alignments() -> None:
 
 
 def test_causal_mask_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match=r"align must be 'top-left' or 'bottom-right', "):
-        causal_mask(2, 2, align="top")  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"align must be 'top-left' or 'bottom-right', "
+    ):
+        causal_mask(2, 2, align="top")
     with pytest.raises(ValueError, match=r"n_k must be >= 0, got -1"):
         causal_mask(2, -1)
 
@@ -278,7 +284,9 @@ def test_bad_causal_module_arguments_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match=r"context_length must be >= 1, got 0"):
         CausalAttention(3, 2, 0)
     module = CausalAttention(3, 2, 4)
-    with pytest.raises(ValueError, match=r"x must have d_in=3 features .*got shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"x must have d_in=3 features .*got shape \(4, 2\)"
+    ):
         module(torch.randn(4, 2))
     with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n, d\)"):
         module.attention_weights(torch.randn(3))
@@ -286,9 +294,13 @@ def test_bad_causal_module_arguments_raise_clear_errors() -> None:
 
 def test_renormalise_rejects_a_mask_of_the_wrong_shape_or_dtype() -> None:
     weights = torch.full((2, 3), 1 / 3)
-    with pytest.raises(TypeError, match=r"keep must be a bool tensor .*got torch\.float32"):
+    with pytest.raises(
+        TypeError, match=r"keep must be a bool tensor .*got torch\.float32"
+    ):
         renormalise(weights, torch.ones(2, 3))
-    with pytest.raises(ValueError, match=r"keep must broadcast to the shape of weights \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"keep must broadcast to the shape of weights \(2, 3\)"
+    ):
         renormalise(weights, torch.ones(3, 2, dtype=torch.bool))
 
 

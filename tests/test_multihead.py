@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 
 from selfattn import (
+    CausalAttention,
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
     causal_mask,
@@ -105,6 +106,7 @@ def test_head_i_owns_rows_i_dh_to_i_plus_one_dh_of_the_fused_weight() -> None:
     x = torch.randn(4, 3, dtype=torch.float64)
     per_head = fused.split_heads(fused.W_query(x))  # (h, n, d_h)
     for i, head in enumerate(wrapper.heads):
+        assert isinstance(head, CausalAttention)
         assert_close(per_head[i], head.W_query(x))
 
 
@@ -186,7 +188,11 @@ BAD_INPUTS = [
     ({"x": torch.ones(5, 4).long()}, TypeError, r"x must have a floating-point dtype"),
 ]
 BAD_MASKS = [
-    ({"mask": torch.ones(5, 5)}, TypeError, r"mask must have dtype torch\.bool .*float32"),
+    (
+        {"mask": torch.ones(5, 5)},
+        TypeError,
+        r"mask must have dtype torch\.bool .*float32",
+    ),
     (
         {"mask": torch.ones(5, 4, dtype=torch.bool)},
         ValueError,
@@ -230,4 +236,4 @@ def test_copies_reject_mismatched_modules() -> None:
             MultiHeadAttention(4, 8, 8, 2, qkv_bias=True),
         )
     with pytest.raises(TypeError, match=r"fused must be a MultiHeadAttention, got"):
-        to_torch_mha(MultiHeadAttentionWrapper(4, 8, 8, 2))  # type: ignore[arg-type]
+        to_torch_mha(MultiHeadAttentionWrapper(4, 8, 8, 2))

@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 
 from selfattn import (
     SelfAttentionLinear,
@@ -145,7 +145,7 @@ def test_copy_between_forms_rejects_mismatched_modules() -> None:
             SelfAttentionLinear(3, 2, qkv_bias=True), SelfAttentionParams(3, 2)
         )
     with pytest.raises(TypeError, match=r"target must be a SelfAttentionParams"):
-        copy_params_to_linear(SelfAttentionParams(3, 2), torch.nn.Linear(3, 2))  # type: ignore[arg-type]
+        copy_params_to_linear(SelfAttentionParams(3, 2), torch.nn.Linear(3, 2))
 
 
 def test_scale_statistics_reject_bad_sizes() -> None:
