@@ -79,6 +79,17 @@ def test_softmax_over_the_future_first_can_underflow_the_kept_weights() -> None:
 # --8<-- [end:test_renormalise_pitfall]
 
 
+def test_renormalised_entry_survives_a_masked_key_that_scores_far_higher() -> None:
+    # The registered "renormalised" entry shifts by the largest kept score, so the
+    # pitfall above cannot reach it: query 0 sees only key 0 and gets v_0 exactly.
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    k = torch.tensor([[0.0, 0.0], [300.0, 0.0]])  # key 1 scores 300 for query 0
+    v = torch.tensor([[1.0], [5.0]])
+    out = attention_renormalised(q, k, v, causal=True, scale=1.0)
+    assert_close(out, attention_matmul(q, k, v, causal=True, scale=1.0))
+    assert out[0, 0] == 1.0
+
+
 def test_renormalise_leaves_a_row_with_nothing_kept_at_zero() -> None:
     weights = torch.full((2, 3), 1 / 3)
     keep = torch.tensor([[True, False, True], [False, False, False]])
