@@ -104,9 +104,9 @@ def test_softmax_saturates_toward_one_hot_without_the_scale() -> None:
     # Unscaled, the largest of 8 weights climbs toward 1 (one-hot) as d_k grows.
     assert unscaled == sorted(unscaled)
     assert unscaled[-1] > 0.9
-    # Scaled, the scores keep unit variance, and the peak stays put (about 0.36 for
-    # 8 keys, seen with these seeds: every value within 0.35 +- 0.05).
-    assert all(abs(p - 0.35) < 0.05 for p in scaled)
+    # Scaled, the scores keep unit variance and the peak stays put: with these seeds,
+    # 0.31 at d_k = 1 and 0.35 to 0.37 beyond (1/8 would be perfectly flat).
+    assert all(0.28 < p < 0.40 for p in scaled)
 
 
 # --8<-- [end:test_scale]
