@@ -1,7 +1,22 @@
 """selfattn: self-attention, one computation at a time, in plain PyTorch."""
 
+from selfattn.causal import (
+    CausalAttention,
+    attention_renormalised,
+    causal_softmax,
+    causal_softmax_renormalised,
+    renormalise,
+    softmax_all_keys,
+)
 from selfattn.data import EMBEDDINGS, TOKENS, toy_inputs
 from selfattn.masks import causal_mask
+from selfattn.multihead import (
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    copy_wrapper_to_fused,
+    to_torch_mha,
+    torch_mha_forward,
+)
 from selfattn.pitfalls import seed_loop_context_vector, seed_loop_weights
 from selfattn.registry import IMPLEMENTATIONS, AttentionFn
 from selfattn.simplified import (
@@ -20,6 +35,14 @@ from selfattn.softmax import (
     softmax_naive,
     softmax_stable,
 )
+from selfattn.trainable import (
+    SelfAttentionLinear,
+    SelfAttentionParams,
+    copy_linear_to_params,
+    copy_params_to_linear,
+    score_variance,
+    softmax_peak,
+)
 
 __version__ = "0.1.0"
 
@@ -28,20 +51,37 @@ __all__ = [
     "IMPLEMENTATIONS",
     "TOKENS",
     "AttentionFn",
+    "CausalAttention",
+    "MultiHeadAttention",
+    "MultiHeadAttentionWrapper",
+    "SelfAttentionLinear",
+    "SelfAttentionParams",
     "attention_loop",
     "attention_matmul",
+    "attention_renormalised",
     "attention_scores",
     "attention_scores_loop",
     "attention_weights",
     "causal_mask",
+    "causal_softmax",
+    "causal_softmax_renormalised",
     "context_vector_loop",
     "context_vectors",
+    "copy_linear_to_params",
+    "copy_params_to_linear",
+    "copy_wrapper_to_fused",
     "default_scale",
     "normalize_by_sum",
+    "renormalise",
+    "score_variance",
     "seed_loop_context_vector",
     "seed_loop_weights",
+    "softmax_all_keys",
     "softmax_masked",
     "softmax_naive",
+    "softmax_peak",
     "softmax_stable",
+    "to_torch_mha",
+    "torch_mha_forward",
     "toy_inputs",
 ]

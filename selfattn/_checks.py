@@ -167,3 +167,67 @@ def checked_by(check: Callable[P, None]) -> Callable[[Callable[P, R]], Callable[
         return wrapper
 
     return decorate
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> None:
+    """Check that ``value`` is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def check_probability(name: str, value: Any) -> None:
+    """Check that ``value`` is a float in [0, 1) (a dropout rate)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float in [0, 1), got {_describe(value)}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+
+
+def check_sequence(name: str, x: Any, d_in: int) -> None:
+    """``x`` is a floating-point ``(..., n, d_in)`` tensor: the input of a module."""
+    check_tensor(name, x, min_dims=2)
+    if x.shape[-1] != d_in:
+        raise ValueError(
+            f"{name} must have d_in={d_in} features in its last dimension, got shape "
+            f"{tuple(x.shape)} with {x.shape[-1]}"
+        )
+
+
+M = TypeVar("M", bound=type)
+
+
+def checked_module(
+    *, init: Callable[..., None] | None = None, **methods: Callable[..., None]
+) -> Callable[[M], M]:
+    """Run ``init(*args, **kwargs)`` before a module's ``__init__``, and for each
+    ``name=check`` in ``methods``, ``check(module, *args, **kwargs)`` before that method.
+
+    The class counterpart of ``checked_by``: the decorator sits above the snippet
+    marker, so the class on the page is only its computation, and a reader who copies
+    it gets a module that runs with torch alone (without the checks).
+    Example: ``@checked_module(init=check_dims, forward=check_input)``.
+    """
+
+    def wrap(
+        original: Callable[..., Any], check: Callable[..., None], pass_self: bool
+    ) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if pass_self:
+                check(self, *args, **kwargs)
+            else:
+                check(*args, **kwargs)
+            return original(self, *args, **kwargs)
+
+        return checked
+
+    def decorate(cls: M) -> M:
+        if init is not None:
+            setattr(cls, "__init__", wrap(getattr(cls, "__init__"), init, False))  # noqa: B009, B010
+        for name, check in methods.items():
+            setattr(cls, name, wrap(getattr(cls, name), check, True))
+        return cls
+
+    return decorate

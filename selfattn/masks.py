@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
 
+from selfattn._checks import check_positive_int, checked_by
 
+
+def check_causal_mask_args(
+    n_q: Any, n_k: Any, device: Any = None, *, align: Any = "top-left"
+) -> None:
+    """``n_q``, ``n_k`` counts of tokens, ``align`` one of the two alignments."""
+    check_positive_int("n_q", n_q, minimum=0)
+    check_positive_int("n_k", n_k, minimum=0)
+    if align not in ("top-left", "bottom-right"):
+        raise ValueError(f"align must be 'top-left' or 'bottom-right', got {align!r}")
+
+
+@checked_by(check_causal_mask_args)
 # --8<-- [start:causal_mask]
 def causal_mask(
-    n_q: int, n_k: int, device: torch.device | str | None = None
+    n_q: int,
+    n_k: int,
+    device: torch.device | str | None = None,
+    *,
+    align: Literal["top-left", "bottom-right"] = "top-left",
 ) -> torch.Tensor:
-    """``keep[i, j] = j <= i``: query ``i`` sees key ``j`` only if ``j`` is not later.
+    """``keep[i, j] = j <= i + offset``: query ``i`` sees key ``j`` only if it is not later.
 
-    Aligned at the top left, as ``scaled_dot_product_attention(is_causal=True)`` is:
-    query 0 sees key 0 whatever ``n_k`` is. Shape: ``(n_q, n_k)``, dtype bool.
+    ``align="top-left"`` (offset 0, the default) is what
+    ``scaled_dot_product_attention(is_causal=True)`` does: query 0 sees key 0 whatever
+    ``n_k`` is. ``align="bottom-right"`` (offset ``n_k - n_q``) lines the last query
+    up with the last key, as in a decode step where ``n_q`` new tokens follow
+    ``n_k - n_q`` cached ones. Shape: ``(n_q, n_k)``, dtype bool.
     """
-    return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
+    offset = n_k - n_q if align == "bottom-right" else 0
+    return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril(diagonal=offset)
 
 
 # --8<-- [end:causal_mask]

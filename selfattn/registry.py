@@ -6,6 +6,7 @@ from typing import Protocol
 
 import torch
 
+from selfattn.causal import attention_renormalised
 from selfattn.simplified import attention_loop, attention_matmul
 
 
@@ -33,5 +34,6 @@ class AttentionFn(Protocol):
 IMPLEMENTATIONS: dict[str, AttentionFn] = {
     "loop": attention_loop,  # Part I: one query, one key at a time
     "matmul": attention_matmul,  # Part I: two matrix products
+    "renormalised": attention_renormalised,  # causal chapter: mask after the softmax
 }
 # --8<-- [end:registry]
