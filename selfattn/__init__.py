@@ -1,6 +1,7 @@
 """selfattn: self-attention, one computation at a time, in plain PyTorch."""
 
 from selfattn.data import EMBEDDINGS, TOKENS, toy_inputs
+from selfattn.efficient import attention_online, attention_tiled, online_softmax_step
 from selfattn.masks import causal_mask
 from selfattn.pitfalls import seed_loop_context_vector, seed_loop_weights
 from selfattn.registry import IMPLEMENTATIONS, AttentionFn
@@ -30,14 +31,17 @@ __all__ = [
     "AttentionFn",
     "attention_loop",
     "attention_matmul",
+    "attention_online",
     "attention_scores",
     "attention_scores_loop",
+    "attention_tiled",
     "attention_weights",
     "causal_mask",
     "context_vector_loop",
     "context_vectors",
     "default_scale",
     "normalize_by_sum",
+    "online_softmax_step",
     "seed_loop_context_vector",
     "seed_loop_weights",
     "softmax_masked",
