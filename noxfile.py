@@ -55,3 +55,11 @@ def typecheck(session: nox.Session) -> None:
     install(session, "typecheck")
     session.install(*CONSTRAINTS, "nox")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark every implementation next to SDPA: JSON and figures in
+    benchmarks/results/ (pass bench.py options after --, e.g. -- --quick)."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)

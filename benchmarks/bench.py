@@ -455,7 +455,12 @@ def main(argv: list[str] | None = None) -> None:
         "--budget", type=float, default=6.0, help="seconds of rounds per n"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--out", type=Path, help="write the JSON here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write the JSON here (default: benchmarks/results/<machine>-<dtype>-<date>.json)",
+    )
+    parser.add_argument("--plot", action="store_true", help="draw figures next to it")
     parser.add_argument("--_memory", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._memory:
@@ -471,10 +476,29 @@ def main(argv: list[str] | None = None) -> None:
     result = run(args)
     for line in table(result):
         print(line)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+    out = args.out or ROOT / "benchmarks" / "results" / default_name(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+    if args.plot:
+        try:
+            import plot  # benchmarks/plot.py, beside this file
+        except ImportError as err:  # no matplotlib (e.g. on a bare GPU machine)
+            print(f"no figures: {err}", file=sys.stderr)
+        else:
+            plot.main([str(out)])
+
+
+def default_name(result: dict[str, Any]) -> str:
+    """``cpu-2core-float32-2026-01-31.json`` or ``cuda-nvidia-h100-...-bfloat16-...``."""
+    where = f"cpu-{result['machine']['cores']}core"
+    if result["device"] == "cuda":
+        gpu = "".join(
+            c if c.isalnum() else "-" for c in result["machine"]["gpu"].lower()
+        )
+        where = "cuda-" + "-".join(part for part in gpu.split("-") if part)
+    causal = "-causal" if result["causal"] else ""
+    return f"{where}-{result['dtype']}{causal}-{result['date'][:10]}.json"
 
 
 if __name__ == "__main__":
