@@ -276,6 +276,10 @@ def time_size(
     return samples
 
 
+def load_average() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def machine(device: str) -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     try:
@@ -292,8 +296,6 @@ def machine(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = list(os.getloadavg())
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda
@@ -308,6 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = [n for n in sizes if n <= args.max_n]
     if args.min_n:
         sizes = [n for n in sizes if n >= args.min_n]
+    info = machine(device)
+    info["load_average_at_start"] = load_average()
     fns = implementations(device)
     notes = [
         "Timings are medians of interleaved rounds in one process; the machine may "
@@ -332,6 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {k: fns[k] for k in names}, qkv, device, causal, args.budget, bar
         )
         bar.update()
+        load = load_average()  # 1, 5, 15 minutes: were others using the cores?
         sdpa_s = statistics.median(samples["sdpa"])
         for name in names:
             seconds = statistics.median(samples[name])
@@ -352,14 +357,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "fraction_of_mm": flops(n, HEADS, causal) / seconds / 1e9 / ceiling,
                     "throughput_vs_sdpa": sdpa_s / seconds,
                     "peak_extra_bytes": peak,
+                    "load_average": load,
                 }
             )
         del qkv
     long_rows = [] if args.no_long else run_long(fns, device, dtype, args, bar)
     bar.close()
-    info = machine(device)
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_end"] = list(os.getloadavg())
+    info["load_average_at_end"] = load_average()
     return {
         "machine": info,
         "torch": torch.__version__,
@@ -408,6 +412,7 @@ def run_long(
                 "gflops": flops(LONG_N, 1, args.causal) / seconds / 1e9,
                 "peak_extra_bytes": peak,
                 "naive_scores_bytes": LONG_N * LONG_N * 4 * 2,  # scores + their exp
+                "load_average": load_average(),
             }
         )
     bar.update()
