@@ -75,26 +75,26 @@ def online_softmax_step(
     acc: torch.Tensor,
     s: torch.Tensor,
     v_j: torch.Tensor,
-) -> None:
+) -> torch.Tensor:
     """Fold one block of scores ``s`` into the running max, sum and weighted values.
 
     ``m' = max(m, rowmax s)``, ``l' = l e^(m - m') + rowsum e^(s - m')``,
-    ``acc' = acc e^(m - m') + e^(s - m') V_j``; ``m``, ``l``, ``acc`` change in place
-    and ``s`` is overwritten with ``e^(s - m')``. Masked scores must be ``-inf``.
-    Shapes: ``m``, ``l`` (B, n_q, 1); ``acc`` (B, n_q, d_v); ``s`` (B, n_q, b_k);
-    ``v_j`` (B, b_k, d_v).
+    ``acc' = acc e^(m - m') + e^(s - m') V_j``. Returns ``m'``; ``l`` and ``acc``
+    change in place and ``s`` is overwritten with ``e^(s - m')``. Masked scores must
+    be ``-inf``. Shapes: ``m``, ``l`` (B, n_q, 1); ``acc`` (B, n_q, d_v);
+    ``s`` (B, n_q, b_k); ``v_j`` (B, b_k, d_v).
     """
     # The max only keeps exp from overflowing; the result does not depend on it, so
     # autograd need not track it (detach), and its true gradient is zero anyway.
     m_new = torch.maximum(m, s.detach().amax(dim=-1, keepdim=True))  # (B, n_q, 1)
-    # A row with no key kept so far has m' = -inf: shift by 0 instead, so that
-    # exp(-inf - 0) = 0 rather than exp(-inf + inf) = nan.
-    shift = m_new.masked_fill(m_new == -math.inf, 0.0)
+    # A row with no key kept so far has m' = -inf; shifting by the most negative
+    # finite float instead gives exp(-inf - shift) = 0 rather than exp(nan) = nan.
+    shift = m_new.clamp_min(torch.finfo(m_new.dtype).min)
     rescale = torch.exp(m - shift)  # e^(m - m') <= 1: the old terms shrink
     p = s.sub_(shift).exp_()  # in place: no second (B, n_q, b_k) tensor
     l.mul_(rescale).add_(p.sum(dim=-1, keepdim=True))
     acc.mul_(rescale).baddbmm_(p, v_j)  # acc * e^(m - m') + P V_j, the sum in the GEMM
-    m.copy_(m_new)
+    return m_new
 
 
 # --8<-- [end:online_softmax_step]
@@ -144,7 +144,7 @@ def attention_online(
                 n_q, device=q.device
             ).unsqueeze(-1)  # (n_q, b_k): key j is later than query i
             s.masked_fill_(later, -math.inf)
-        online_softmax_step(m, l, acc, s, v3[:, j0:j1])
+        m = online_softmax_step(m, l, acc, s, v3[:, j0:j1])
     # l >= 1 where any key was kept (the largest term is e^0 = 1); l = 0 (and
     # acc = 0) on a fully masked row, whose output is zero by our convention.
     out = acc / l.clamp_min(1.0)  # (B, n_q, d_v)
@@ -181,46 +181,46 @@ def attention_tiled(
     b = math.prod(batch)  # all heads in one bmm: one Python step per tile, not per head
     d_k, d_v = q.shape[-1], v.shape[-1]
     q3 = q.to(work).reshape(b, n_q, d_k)  # (B, n_q, d_k); a view when contiguous
-    kT = k.to(work).reshape(b, n_k, d_k).transpose(-2, -1)  # (B, d_k, n_k), a view:
-    v3 = v.to(work).reshape(b, n_k, d_v)  # the GEMM reads K transposed, no copy
+    # Split K and V into key blocks once, as views: K^T_j (B, d_k, b_k) lets the GEMM
+    # read K transposed without a copy; V_j is (B, b_k, d_v).
+    k_blocks = k.to(work).reshape(b, n_k, d_k).transpose(-2, -1).split(block_k, dim=-1)
+    v_blocks = v.to(work).reshape(b, n_k, d_v).split(block_k, dim=-2)
     if mask is not None:
         mask = mask.expand(*batch, n_q, n_k)  # a view; each tile is copied when used
     out = q3.new_empty((b, n_q, d_v))  # written block by block, never resized
-    # Without autograd, one score buffer serves every tile (out=), so no tile is
-    # allocated in the loop; autograd keeps each tile's exp for the backward pass,
-    # so then every tile gets its own.
+    # Without autograd, one score buffer serves every tile (bmm's out=), so the loop
+    # allocates no tile; autograd keeps each tile's exp for the backward pass, so
+    # then every tile gets its own.
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
     buf = None if grad else q3.new_empty(b * min(block_q, n_q) * min(block_k, n_k))
-    zero = q3.new_zeros(())  # baddbmm's ignored "input" (beta = 0)
     pos_q = torch.arange(n_q, device=q.device).unsqueeze(-1)  # (n_q, 1)
     pos_k = torch.arange(n_k, device=q.device)  # (n_k,)
     for i0 in range(0, n_q, block_q):
         i1 = min(i0 + block_q, n_q)
-        q_i = q3[:, i0:i1]  # (B, b_q, d_k)
+        # Scale the query block once (b_q x d_k products) rather than every score
+        # tile (b_q x b_k each); a plain bmm then gives scale * Q_i K_j^T. (baddbmm's
+        # alpha would fuse the scale too, but with beta = 0 it first fills its output.)
+        q_i = q3[:, i0:i1] * scale  # (B, b_q, d_k)
         m = q3.new_full((b, i1 - i0, 1), -math.inf)
         l = q3.new_zeros((b, i1 - i0, 1))  # noqa: E741
         acc = q3.new_zeros((b, i1 - i0, d_v))  # (B, b_q, d_v)
         # Causal: a key block starting at or after i1 is after every query here.
-        for j0 in range(0, min(n_k, i1) if causal else n_k, block_k):
-            j1 = min(j0 + block_k, n_k)
+        for j, j0 in enumerate(range(0, min(n_k, i1) if causal else n_k, block_k)):
+            j1 = j0 + k_blocks[j].shape[-1]
             tile = None if buf is None else buf[: b * (i1 - i0) * (j1 - j0)]
-            # scale * Q_i K_j^T in one GEMM call (alpha = scale), no separate multiply.
-            s = torch.baddbmm(
-                zero,
+            s = torch.bmm(
                 q_i,
-                kT[:, :, j0:j1],
-                beta=0.0,
-                alpha=scale,
-                out=None if tile is None else tile.view(b, i1 - i0, j1 - j0),
+                k_blocks[j],
+                out=None if tile is None else tile.view(b, i1 - i0, -1),
             )  # (B, b_q, b_k)
             if mask is not None:
                 keep = mask[..., i0:i1, j0:j1].reshape(b, i1 - i0, j1 - j0)
                 s.masked_fill_(~keep, -math.inf)
             if causal and j1 - 1 > i0:  # only tiles the diagonal crosses need a mask
                 s.masked_fill_(pos_k[j0:j1] > pos_q[i0:i1], -math.inf)
-            online_softmax_step(m, l, acc, s, v3[:, j0:j1])
+            m = online_softmax_step(m, l, acc, s, v_blocks[j])
         out[:, i0:i1] = acc / l.clamp_min(1.0)  # l = 0 only on fully masked rows
-    return out.reshape(*batch, n_q, out.shape[-1]).to(out_dtype)
+    return out.reshape(*batch, n_q, d_v).to(out_dtype)
 
 
 # --8<-- [end:attention_tiled]
