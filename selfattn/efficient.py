@@ -183,8 +183,9 @@ def attention_tiled(
     q3 = q.to(work).reshape(b, n_q, d_k)  # (B, n_q, d_k); a view when contiguous
     # Split K and V into key blocks once, as views: K^T_j (B, d_k, b_k) lets the GEMM
     # read K transposed without a copy; V_j is (B, b_k, d_v).
-    k_blocks = k.to(work).reshape(b, n_k, d_k).transpose(-2, -1).split(block_k, dim=-1)
-    v_blocks = v.to(work).reshape(b, n_k, d_v).split(block_k, dim=-2)
+    kT = k.to(work).reshape(b, n_k, d_k).transpose(-2, -1)  # (B, d_k, n_k)
+    k_blocks = torch.split(kT, block_k, dim=-1)
+    v_blocks = torch.split(v.to(work).reshape(b, n_k, d_v), block_k, dim=-2)
     if mask is not None:
         mask = mask.expand(*batch, n_q, n_k)  # a view; each tile is copied when used
     out = q3.new_empty((b, n_q, d_v))  # written block by block, never resized
