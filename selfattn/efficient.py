@@ -23,8 +23,9 @@ from selfattn.simplified import compute_dtype, default_scale
 # Block sizes, measured on a 2-core Xeon (Sapphire Rapids, 2 MiB L2 per core) with
 # d = 64 and 8 heads: a 256 x 256 float32 tile is 256 KiB per head, so a score tile
 # and its exp stay in L2 while the next matrix product reads them. 128 x 128 was
-# ~20% slower (more Python steps per flop); 512 x 512 ~50% slower (the tile spills
-# out of L2 and every elementwise pass goes to memory).
+# ~15% slower (more Python steps and dispatches per flop); 512 x 256 ~10% and
+# 512 x 512 ~50% slower (the tile spills out of L2 and every elementwise pass goes
+# to memory); 128 x 512 about the same.
 BLOCK_Q = 256
 BLOCK_K = 256
 
