@@ -59,7 +59,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmark every implementation next to SDPA: JSON and figures in
-    benchmarks/results/ (pass bench.py options after --, e.g. -- --quick)."""
+    """Benchmark every implementation next to SDPA (JSON and figures: benchmarks/results/).
+
+    Pass bench.py's options after --, e.g. ``nox -s bench -- --quick``.
+    """
     install(session, "bench")
     session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)

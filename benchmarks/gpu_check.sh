@@ -15,7 +15,7 @@ status=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 
 echo "== pytest -m gpu"
-PYTHONPATH=. timeout 150 python3 -m pytest -m gpu -q -p no:cacheprovider 2>&1 \
+PYTHONPATH=. timeout 100 python3 -m pytest -m gpu -q -p no:cacheprovider 2>&1 \
     | tee "$OUT/pytest-gpu.txt" | tail -15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
@@ -23,7 +23,7 @@ for dtype in float32 bfloat16; do
     echo "== bench cuda $dtype"
     name=$(python3 -c "import torch,datetime; g=torch.cuda.get_device_name().lower(); \
 print('cuda-'+'-'.join(''.join(c if c.isalnum() else ' ' for c in g).split()))")
-    timeout 100 python3 benchmarks/bench.py --device cuda --dtype "$dtype" \
+    timeout 120 python3 benchmarks/bench.py --device cuda --dtype "$dtype" \
         --budget 1 --quiet --out "$OUT/$name-$dtype-$(date -u +%F).json" || status=1
 done
 echo "gpu_check: exit status $status"
