@@ -124,3 +124,13 @@ def browser(session: nox.Session) -> None:
         site = "site"
         session.run("mkdocs", "build", "--strict", "-d", site, env=DOCS_ENV)
     session.run("pytest", "tests/browser", "--site-dir", site, *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark every implementation next to SDPA (JSON and figures: benchmarks/results/).
+
+    Pass bench.py's options after --, e.g. ``nox -s bench -- --quick``.
+    """
+    install(session, "bench")
+    session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)

@@ -9,6 +9,7 @@ from selfattn.causal import (
     softmax_all_keys,
 )
 from selfattn.data import EMBEDDINGS, TOKENS, toy_inputs
+from selfattn.efficient import attention_online, attention_tiled, online_softmax_step
 from selfattn.masks import causal_mask
 from selfattn.multihead import (
     MultiHeadAttention,
@@ -58,9 +59,11 @@ __all__ = [
     "SelfAttentionParams",
     "attention_loop",
     "attention_matmul",
+    "attention_online",
     "attention_renormalised",
     "attention_scores",
     "attention_scores_loop",
+    "attention_tiled",
     "attention_weights",
     "causal_mask",
     "causal_softmax",
@@ -72,6 +75,7 @@ __all__ = [
     "copy_wrapper_to_fused",
     "default_scale",
     "normalize_by_sum",
+    "online_softmax_step",
     "renormalise",
     "score_variance",
     "seed_loop_context_vector",

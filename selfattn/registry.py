@@ -7,6 +7,7 @@ from typing import Protocol
 import torch
 
 from selfattn.causal import attention_renormalised
+from selfattn.efficient import attention_online, attention_tiled
 from selfattn.simplified import attention_loop, attention_matmul
 
 
@@ -35,5 +36,7 @@ IMPLEMENTATIONS: dict[str, AttentionFn] = {
     "loop": attention_loop,  # Part I: one query, one key at a time
     "matmul": attention_matmul,  # Part I: two matrix products
     "renormalised": attention_renormalised,  # causal chapter: mask after the softmax
+    "online": attention_online,  # Efficient attention: one pass over key blocks
+    "tiled": attention_tiled,  # Efficient attention: query x key tiles (FlashAttention)
 }
 # --8<-- [end:registry]
