@@ -108,7 +108,7 @@ def one_query(ink: str) -> Figure:
     )
     panels = (("query: Magic", x[0]), ("context vector z", context))
     for ax, (title, vec) in zip((axes[0], axes[2]), panels, strict=True):
-        ax.imshow(vec.reshape(3, 1), cmap=CMAP, vmin=0, vmax=1, aspect="auto")
+        ax.imshow(vec.reshape(3, 1).tolist(), cmap=CMAP, vmin=0, vmax=1, aspect="auto")
         for r, value in enumerate(vec.tolist()):
             ax.text(
                 0,
@@ -135,7 +135,7 @@ def weights_heatmap(ink: str) -> Figure:
     x = selfattn.toy_inputs()
     weights = selfattn.attention_weights(x, x, scale=1.0)
     fig, ax = plt.subplots(figsize=(6.4, 5.4))
-    image = ax.imshow(weights, cmap=CMAP)
+    image = ax.imshow(weights.tolist(), cmap=CMAP)
     lo, hi = float(weights.min()), float(weights.max())
     for i in range(6):
         for j in range(6):

@@ -224,11 +224,30 @@ def describe_violation(violation: dict[str, Any], scheme: str) -> str:
     return "\n".join(lines)
 
 
+# Open what hides a code block: its tab in a set of content tabs, a closed <details>.
+REVEAL_JS = """
+(button) => {
+  const details = button.closest('details');
+  if (details) details.open = true;
+  const block = button.closest('.tabbed-block');
+  if (!block) return;
+  const index = Array.from(block.parentElement.children).indexOf(block);
+  const set = block.closest('.tabbed-set');
+  const labels = set.querySelectorAll(':scope > .tabbed-labels > label');
+  if (labels[index]) labels[index].click();
+}
+"""
+
+
 def check_copy_buttons(page: Page, visit: Visit) -> None:
     buttons = page.locator(".md-content [data-clipboard-target]")
     for i in range(buttons.count()):
         button = buttons.nth(i)
         target = button.evaluate(COPY_TARGET_JS)
+        if not button.is_visible():
+            # A block in a content tab that is not selected: select it, as a reader would.
+            button.evaluate(REVEAL_JS)
+            button.wait_for(state="visible", timeout=2000)
         page.evaluate("navigator.clipboard.writeText('')")
         button.click()
         copied = page.evaluate("navigator.clipboard.readText()")
