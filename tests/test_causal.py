@@ -152,7 +152,7 @@ def test_causal_module_matches_pytorch_sdpa_with_is_causal(
     assert_close(module(x), expected)
 
 
-# --8<-- [end:test_causal_module_matches_pytorch_sdpa]
+# --8<-- [end:test_causal_module_matches_sdpa]
 
 
 @given(causal_modules())
