@@ -37,7 +37,7 @@ CLAIM_WORDS = re.compile(
     r"\b(most|least|largest|smallest|highest|lowest|almost|nearly|close to|closer|"
     r"within|faster|slower|roughly|approximately|about \d|even(ly)?|uniform|"
     r"dominat\w*|beats?|wins?|negligible|tiny|small(er)?|large(r)?|"
-    r"\d+(\.\d+)?\s?(x|×)(?=\W)|times (faster|slower|more|less|as|the))\b",
+    r"\d+(\.\d+)?\s?(x|\u00d7)(?=\W)|times (faster|slower|more|less|as|the))\b",
     re.I,
 )
 
