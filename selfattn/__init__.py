@@ -19,6 +19,14 @@ from selfattn.multihead import (
     torch_mha_forward,
 )
 from selfattn.pitfalls import seed_loop_context_vector, seed_loop_weights
+from selfattn.positions import (
+    half_to_interleaved,
+    interleaved_to_half,
+    rope,
+    rope_complex,
+    rope_frequencies,
+    sinusoidal_positions,
+)
 from selfattn.registry import IMPLEMENTATIONS, AttentionFn
 from selfattn.simplified import (
     attention_loop,
@@ -74,12 +82,18 @@ __all__ = [
     "copy_params_to_linear",
     "copy_wrapper_to_fused",
     "default_scale",
+    "half_to_interleaved",
+    "interleaved_to_half",
     "normalize_by_sum",
     "online_softmax_step",
     "renormalise",
+    "rope",
+    "rope_complex",
+    "rope_frequencies",
     "score_variance",
     "seed_loop_context_vector",
     "seed_loop_weights",
+    "sinusoidal_positions",
     "softmax_all_keys",
     "softmax_masked",
     "softmax_naive",
