@@ -77,7 +77,7 @@ def test_bad_input_to_the_solutions() -> None:
     with pytest.raises(ValueError, match="even"):
         shift_sinusoidal(torch.zeros(2, 3), 1)
     with pytest.raises(TypeError, match="t must be an int"):
-        shift_sinusoidal(torch.zeros(2, 4), 1.5)  # type: ignore[arg-type]
+        shift_sinusoidal(torch.zeros(2, 4), 1.5)
     with pytest.raises(ValueError, match="even"):
         slowest_turn(7)
     with pytest.raises(ValueError, match="n_heads"):
