@@ -54,10 +54,14 @@ def test_rope_matches_a_pair_by_pair_oracle(p: RopeProblem) -> None:
     assert_close(out, rope_oracle(p.x, p.positions, p.base, p.layout))
 
 
+# --8<-- [start:test_rope_complex]
 @given(p=rope_problems(dtypes=(torch.float64, torch.float32)))
 def test_rope_equals_its_plain_complex_form(p: RopeProblem) -> None:
     out = rope(p.x, p.positions, base=p.base, layout="interleaved")
     assert_close(out, rope_complex(p.x, p.positions, base=p.base))
+
+
+# --8<-- [end:test_rope_complex]
 
 
 def test_position_zero_is_the_identity() -> None:
@@ -304,6 +308,7 @@ def test_positions_break_permutation_equivariance(seed: int) -> None:
 # --8<-- [end:test_positions_break_permutation]
 
 
+# --8<-- [start:test_rope_shift]
 @pytest.mark.parametrize("layout", LAYOUTS)
 @given(p=rope_problems(min_n=1), shift=st.integers(0, 10_000))
 def test_rope_attention_is_unchanged_when_every_position_shifts(
@@ -316,6 +321,9 @@ def test_rope_attention_is_unchanged_when_every_position_shifts(
         return attention_matmul(q, k, p.x)
 
     assert_close(attend(p.positions + shift), attend(p.positions))
+
+
+# --8<-- [end:test_rope_shift]
 
 
 # --- bad input ---------------------------------------------------------------------
