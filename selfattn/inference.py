@@ -503,8 +503,11 @@ class GroupedQueryAttention(nn.Module):
 
     def new_cache_shape(self) -> tuple[tuple[int, int, int], bool]:
         """What ``new_cache`` builds: ((h_kv, capacity, d_h), rolling)."""
-        cache = self.new_cache(1)
-        return tuple(cache.keys.shape[1:]), cache.rolling  # type: ignore[return-value]
+        capacity = self.context_length
+        if self.window is not None:
+            capacity = min(self.window, self.context_length)
+        shape = (self.n_kv_heads, capacity, self.head_dim)
+        return shape, self.window is not None
 
 
 def check_step_plain_args(module: Any, x: Any, past_k: Any, past_v: Any) -> None:
