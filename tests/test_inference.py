@@ -92,7 +92,7 @@ def gqa_cases(
 
 def chunk_sizes(data: st.DataObject, n: int, most: int | None) -> list[int]:
     """Sizes that add up to n, each at most ``most`` (the window) if given."""
-    sizes = []
+    sizes: list[int] = []
     while sum(sizes) < n:
         left = n - sum(sizes)
         sizes.append(data.draw(st.integers(1, min(left, most or left))))
