@@ -10,6 +10,16 @@ from selfattn.causal import (
 )
 from selfattn.data import EMBEDDINGS, TOKENS, toy_inputs
 from selfattn.efficient import attention_online, attention_tiled, online_softmax_step
+from selfattn.inference import (
+    GroupedQueryAttention,
+    KVCache,
+    band_mask,
+    decode_step_plain,
+    grouped_attention,
+    grouped_attention_plain,
+    kv_cache_bytes,
+    repeat_kv,
+)
 from selfattn.masks import causal_mask
 from selfattn.multihead import (
     MultiHeadAttention,
@@ -61,6 +71,8 @@ __all__ = [
     "TOKENS",
     "AttentionFn",
     "CausalAttention",
+    "GroupedQueryAttention",
+    "KVCache",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
     "SelfAttentionLinear",
@@ -73,6 +85,7 @@ __all__ = [
     "attention_scores_loop",
     "attention_tiled",
     "attention_weights",
+    "band_mask",
     "causal_mask",
     "causal_softmax",
     "causal_softmax_renormalised",
@@ -81,12 +94,17 @@ __all__ = [
     "copy_linear_to_params",
     "copy_params_to_linear",
     "copy_wrapper_to_fused",
+    "decode_step_plain",
     "default_scale",
+    "grouped_attention",
+    "grouped_attention_plain",
     "half_to_interleaved",
     "interleaved_to_half",
+    "kv_cache_bytes",
     "normalize_by_sum",
     "online_softmax_step",
     "renormalise",
+    "repeat_kv",
     "rope",
     "rope_complex",
     "rope_frequencies",
