@@ -1,0 +1,334 @@
+"""Decoding with and without the KV cache, and what the cache costs in memory.
+
+    python benchmarks/decode.py            # n = 512 .. 4,096, about 5 minutes on 2 cores
+    python benchmarks/decode.py --quick    # n = 512 and 1,024, under a minute
+
+A small decoder (token embedding, a few pre-norm blocks of GroupedQueryAttention with
+RoPE and an MLP, random weights) generates tokens greedily. Measured in one run:
+
+- tokens per second at context length n: one decode step with the cache (the new
+  token only) and without it (the causal forward over all n tokens, of which only the
+  last row is used), timed in interleaved rounds, median reported;
+- a whole greedy generation of ``--generate`` tokens both ways, checking that both
+  produce the same tokens;
+- KV-cache bytes per token for multi-head, grouped-query and multi-query attention and
+  for a sliding window, from the tensors' sizes, and the peak resident memory of a
+  decode to n = 4,096, each in a fresh process.
+
+Writes ``benchmarks/results/decode-<machine>-<date>.json``. Needs only torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing selfattn
+
+from selfattn import GroupedQueryAttention, KVCache  # noqa: E402
+
+VOCAB, D_MODEL, N_HEADS, N_LAYERS = 256, 256, 8, 4
+CONTEXT = 4096
+SIZES, QUICK_SIZES = [512, 1024, 2048, 4096], [512, 1024]
+KV_HEADS = {"MHA": 8, "GQA": 2, "MQA": 1}
+WINDOW = 512
+MEMORY_CHUNK = 64  # tokens per call while filling the cache for the memory runs
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, n_kv_heads: int, window: int | None) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(D_MODEL), nn.LayerNorm(D_MODEL)
+        self.attn = GroupedQueryAttention(
+            D_MODEL,
+            D_MODEL,
+            N_HEADS,
+            n_kv_heads,
+            context_length=CONTEXT,
+            window=window,
+            rope=True,
+        )
+        self.mlp = nn.Sequential(
+            nn.Linear(D_MODEL, 4 * D_MODEL),
+            nn.GELU(),
+            nn.Linear(4 * D_MODEL, D_MODEL),
+        )
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), cache=cache)
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyDecoder(nn.Module):
+    """Embedding, ``N_LAYERS`` blocks, a final norm and the logits; random weights."""
+
+    def __init__(self, n_kv_heads: int = 8, window: int | None = None) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, D_MODEL)
+        self.blocks = nn.ModuleList(Block(n_kv_heads, window) for _ in range(N_LAYERS))
+        self.norm = nn.LayerNorm(D_MODEL)
+        self.head = nn.Linear(D_MODEL, VOCAB)
+
+    def new_caches(self, batch: int) -> list[KVCache]:
+        return [block.attn.new_cache(batch) for block in self.blocks]
+
+    def forward(
+        self, ids: torch.Tensor, caches: list[KVCache] | None = None
+    ) -> torch.Tensor:
+        x = self.embed(ids)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        out: torch.Tensor = self.head(self.norm(x))
+        return out
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def load_average() -> list[float]:
+    return list(os.getloadavg())
+
+
+def build(n_kv_heads: int = 8, window: int | None = None) -> TinyDecoder:
+    torch.manual_seed(0)
+    return TinyDecoder(n_kv_heads, window).eval()
+
+
+def prefill(model: TinyDecoder, ids: torch.Tensor, chunk: int) -> list[KVCache]:
+    caches = model.new_caches(ids.shape[0])
+    for start in range(0, ids.shape[1], chunk):
+        model(ids[:, start : start + chunk], caches)
+    return caches
+
+
+def step_times(model: TinyDecoder, n: int, budget: float) -> dict[str, list[float]]:
+    """Seconds of one decode step at context length n, with and without the cache.
+
+    With the cache: the cache holds n - 1 tokens and the step feeds the n-th; the cache
+    is rewound (``length = n - 1``) between repeats, so every step sees n tokens.
+    Without: the causal forward over all n tokens. Interleaved rounds.
+    """
+    ids = torch.randint(0, VOCAB, (1, n))
+    caches = prefill(model, ids[:, :-1], chunk=256)
+    last = ids[:, -1:]
+    samples: dict[str, list[float]] = {"cached": [], "uncached": []}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < 3 or (time.perf_counter() - start < budget and rounds < 15):
+        t0 = time.perf_counter()
+        repeats = 10
+        for _ in range(repeats):
+            for cache in caches:
+                cache.length = n - 1  # rewind: the same step again
+            model(last, caches)
+        samples["cached"].append((time.perf_counter() - t0) / repeats)
+        t0 = time.perf_counter()
+        model(ids)[:, -1]
+        samples["uncached"].append(time.perf_counter() - t0)
+        rounds += 1
+    return samples
+
+
+def generate(model: TinyDecoder, n_new: int, cached: bool) -> tuple[list[int], float]:
+    """Greedy generation of n_new tokens after token 0; (tokens, seconds)."""
+    ids = torch.zeros(1, 1, dtype=torch.long)
+    caches = model.new_caches(1) if cached else None
+    t0 = time.perf_counter()
+    step_input = ids
+    for _ in range(n_new):
+        logits = model(step_input, caches) if cached else model(ids)
+        token = logits[:, -1].argmax(dim=-1, keepdim=True)  # (1, 1)
+        ids = torch.cat([ids, token], dim=1)
+        step_input = token
+    return ids[0, 1:].tolist(), time.perf_counter() - t0
+
+
+def peak_memory_here(n_kv_heads: int, window: int | None, n: int) -> dict[str, int]:
+    """In this (fresh) process: fill the caches to n tokens; resident-set figures."""
+    model = build(n_kv_heads, window)
+    ids = torch.randint(0, VOCAB, (1, n))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with torch.no_grad():
+        caches = prefill(model, ids, chunk=MEMORY_CHUNK)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "peak_rss_increase_bytes": peak - before,
+        "cache_tensor_bytes": sum(c.nbytes for c in caches),
+    }
+
+
+def peak_memory(n_kv_heads: int, window: int | None, n: int) -> dict[str, int]:
+    args = [sys.executable, __file__, "--_memory", str(n_kv_heads), str(window), str(n)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    result: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def memory_rows(n: int) -> list[dict[str, Any]]:
+    configs: list[tuple[str, int, int | None]] = [
+        (name, h_kv, None) for name, h_kv in KV_HEADS.items()
+    ]
+    configs.append((f"MHA, window {WINDOW}", N_HEADS, WINDOW))
+    rows = []
+    for name, h_kv, window in configs:
+        model = build(h_kv, window)
+        caches = model.new_caches(1)
+        per_token = sum(c.nbytes for c in caches) // caches[0].capacity
+        held = min(n, window or n)
+        rows.append(
+            {
+                "config": name,
+                "n_heads": N_HEADS,
+                "n_kv_heads": h_kv,
+                "window": window,
+                "layers": N_LAYERS,
+                "bytes_per_cached_token": per_token,
+                "tokens_held_at_n": held,
+                "cache_bytes_at_n": per_token * held,
+                "n": n,
+                **peak_memory(h_kv, window, n),
+            }
+        )
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    torch.set_grad_enabled(False)
+    info = machine()
+    info["load_average_at_start"] = load_average()
+    sizes = QUICK_SIZES if args.quick else SIZES
+    model = build(KV_HEADS["GQA"])
+    speed = []
+    for n in sizes:
+        samples = step_times(model, n, args.budget)
+        cached = statistics.median(samples["cached"])
+        uncached = statistics.median(samples["uncached"])
+        speed.append(
+            {
+                "n": n,
+                "cached_tokens_per_s": 1 / cached,
+                "uncached_tokens_per_s": 1 / uncached,
+                "speedup": uncached / cached,
+                "cached_ms_samples": [s * 1e3 for s in samples["cached"]],
+                "uncached_ms_samples": [s * 1e3 for s in samples["uncached"]],
+                "load_average": load_average(),
+            }
+        )
+        print(
+            f"n={n:5d}  cached {1 / cached:8.1f} tok/s  uncached "
+            f"{1 / uncached:8.2f} tok/s  x{uncached / cached:.0f}",
+            flush=True,
+        )
+    tokens_c, seconds_c = generate(model, args.generate, cached=True)
+    tokens_u, seconds_u = generate(model, args.generate, cached=False)
+    generation = {
+        "n_new": args.generate,
+        "cached_tokens_per_s": args.generate / seconds_c,
+        "uncached_tokens_per_s": args.generate / seconds_u,
+        "speedup": seconds_u / seconds_c,
+        "same_tokens": tokens_c == tokens_u,
+        "load_average": load_average(),
+    }
+    print(f"generate {args.generate}: {generation}", flush=True)
+    memory = memory_rows(args.memory_n)
+    for row in memory:
+        print(row, flush=True)
+    info["load_average_at_end"] = load_average()
+    return {
+        "machine": info,
+        "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "dtype": "float32",
+        "model": {
+            "vocab": VOCAB,
+            "d_model": D_MODEL,
+            "n_heads": N_HEADS,
+            "n_kv_heads": KV_HEADS["GQA"],
+            "layers": N_LAYERS,
+            "rope": True,
+            "context_length": CONTEXT,
+            "weights": "random (seed 0)",
+        },
+        "quick": args.quick,
+        "notes": [
+            "Tokens per second at context length n: median of interleaved rounds of "
+            "one decode step with the cache and one causal forward over n tokens "
+            "without it; the machine may have been shared (see load_average).",
+            "Peak memory: the rise of the resident-set high-water mark while the "
+            f"caches fill to n tokens, {MEMORY_CHUNK} tokens per call, in a fresh "
+            "process per configuration; the caches are allocated for context_length "
+            "tokens (or the window) up front.",
+        ],
+        "speed": speed,
+        "generation": generation,
+        "memory": memory,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 512, 1,024 only")
+    parser.add_argument(
+        "--budget", type=float, default=8.0, help="seconds of rounds per n"
+    )
+    parser.add_argument(
+        "--generate", type=int, default=0, help="tokens of the greedy generation"
+    )
+    parser.add_argument("--memory-n", type=int, default=CONTEXT)
+    parser.add_argument("--out", type=Path, help="where to write the JSON")
+    parser.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._memory:
+        h_kv, window, n = args._memory
+        win = None if window == "None" else int(window)
+        print(json.dumps(peak_memory_here(int(h_kv), win, int(n))))
+        return
+    if not args.generate:
+        args.generate = 128 if args.quick else 512
+    if args.quick:
+        args.budget = min(args.budget, 3.0)
+    result = run(args)
+    where = f"cpu-{result['machine']['cores']}core"
+    quick = "-quick" if args.quick else ""
+    name = f"decode-{where}-float32{quick}-{result['date'][:10]}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
