@@ -25,7 +25,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ CONTEXT = 4096
 SIZES, QUICK_SIZES = [512, 1024, 2048, 4096], [512, 1024]
 KV_HEADS = {"MHA": 8, "GQA": 2, "MQA": 1}
 WINDOW = 512
-MEMORY_CHUNK = 64  # tokens per call while filling the cache for the memory runs
+MEMORY_CHUNK = 256  # tokens per write while filling the caches for the memory runs
 
 
 class Block(nn.Module):
@@ -174,22 +173,51 @@ def generate(model: TinyDecoder, n_new: int, cached: bool) -> tuple[list[int], f
     return ids[0, 1:].tolist(), time.perf_counter() - t0
 
 
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def peak_memory_here(n_kv_heads: int, window: int | None, n: int) -> dict[str, int]:
-    """In this (fresh) process: fill the caches to n tokens; resident-set figures."""
+    """In this (fresh) process: caches holding n - 8 tokens, then 8 decode steps.
+
+    A small decode first loads every library. The cached keys and values are random
+    numbers written straight into the caches (computing them would take the whole
+    prefill's time and change nothing in their size); the 8 steps run the model.
+    The rise of the resident set's high-water mark over the resident set before,
+    in bytes (-1 where the high-water mark cannot be reset).
+    """
     model = build(n_kv_heads, window)
-    ids = torch.randint(0, VOCAB, (1, n))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ids = torch.randint(0, VOCAB, (1, 8))
     with torch.no_grad():
-        caches = prefill(model, ids, chunk=MEMORY_CHUNK)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        model(ids)  # warm-up without a cache: freed cache memory would be reused
+        before = _rss_kib("VmRSS")
+        try:  # Linux >= 4.0: "5" resets the high-water mark to the current RSS
+            Path("/proc/self/clear_refs").write_text("5")
+            reset = True
+        except OSError:
+            reset = False
+        caches = model.new_caches(1)
+        for cache in caches:
+            chunk = min(MEMORY_CHUNK, cache.capacity)
+            for start in range(0, n - 8, chunk):
+                size = min(chunk, n - 8 - start)
+                k = torch.randn(1, n_kv_heads, size, D_MODEL // N_HEADS)
+                cache.update(k, k)
+        for i in range(8):
+            model(ids[:, i : i + 1], caches)
+        peak = _rss_kib("VmHWM")
     return {
-        "peak_rss_increase_bytes": peak - before,
+        "peak_rss_increase_bytes": (peak - before) * 1024 if reset else -1,
         "cache_tensor_bytes": sum(c.nbytes for c in caches),
     }
 
 
 def peak_memory(n_kv_heads: int, window: int | None, n: int) -> dict[str, int]:
     args = [sys.executable, __file__, "--_memory", str(n_kv_heads), str(window), str(n)]
+    args += ["--threads", str(torch.get_num_threads())]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     result: dict[str, int] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -287,10 +315,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "Tokens per second at context length n: median of interleaved rounds of "
             "one decode step with the cache and one causal forward over n tokens "
             "without it; the machine may have been shared (see load_average).",
-            "Peak memory: the rise of the resident-set high-water mark while the "
-            f"caches fill to n tokens, {MEMORY_CHUNK} tokens per call, in a fresh "
-            "process per configuration; the caches are allocated for context_length "
-            "tokens (or the window) up front.",
+            "Peak memory: the rise of the resident-set high-water mark over "
+            "building the caches, filling them with n - 8 tokens of random keys and "
+            "values and decoding 8 tokens, in a fresh process per configuration; "
+            "the caches are allocated for context_length tokens (or the window) up "
+            "front.",
         ],
         "speed": speed,
         "generation": generation,
@@ -308,9 +337,17 @@ def main(argv: list[str] | None = None) -> None:
         "--generate", type=int, default=0, help="tokens of the greedy generation"
     )
     parser.add_argument("--memory-n", type=int, default=CONTEXT)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared machine, more threads spin "
+        "against other processes and the small ops of a cached step suffer most)",
+    )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
     parser.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args._memory:
         h_kv, window, n = args._memory
         win = None if window == "None" else int(window)
