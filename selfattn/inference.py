@@ -26,7 +26,7 @@ from selfattn._checks import (
     checked_by,
     checked_module,
 )
-from selfattn._rope_standin import rope as apply_rope
+from selfattn.positions import rope as apply_rope
 from selfattn.softmax import softmax_masked
 
 
