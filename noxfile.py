@@ -134,3 +134,11 @@ def bench(session: nox.Session) -> None:
     """
     install(session, "bench")
     session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)
+
+
+@nox.session
+def bench_decode(session: nox.Session) -> None:
+    """Decode with and without the KV cache; cache bytes per token (MHA, GQA, MQA,
+    window) and peak memory. JSON in benchmarks/results/; ``-- --quick`` < 1 min."""
+    install(session)
+    session.run("python", "benchmarks/decode.py", *session.posargs)
