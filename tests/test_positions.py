@@ -341,6 +341,7 @@ BAD: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("pos bool", lambda: rope(X, P5 > 2), TypeError, "integer dtype"),
     ("pos 2-D", lambda: rope(X, P5[None]), ValueError, "shape (n,)"),
     ("pos short", lambda: rope(X, P5[:4]), ValueError, "one entry per row"),
+    ("pos device", lambda: rope(X, P5.to("meta")), ValueError, "x's device"),
     ("layout", lambda: rope(X, P5, layout="halves"), ValueError, "'half'"),
     ("layout type", lambda: rope(X, P5, layout=1), TypeError, "layout"),
     ("base 0", lambda: rope(X, P5, base=0.0), ValueError, "base"),
@@ -371,3 +372,25 @@ def test_bad_input_is_rejected_with_a_clear_error(
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+# --- on a GPU (pytest -m gpu; skipped without CUDA) --------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_rope_on_cuda_matches_the_cpu(layout: str, dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 40, 64, generator=gen).to(dtype)
+    pos = torch.arange(1_000, 1_040)
+    out = rope(x.cuda(), pos.cuda(), layout=layout)
+    assert out.device.type == "cuda"
+    assert out.dtype == dtype
+    # CUDA's cos and sin may differ from the CPU's in the last float32 bit, which
+    # can move a float16/bfloat16 result by one unit in its last place.
+    assert_close(out.cpu(), rope(x, pos, layout=layout))
+    pe = sinusoidal_positions(40, 64, device="cuda")
+    assert pe.device.type == "cuda"
+    assert_close(pe.cpu(), sinusoidal_positions(40, 64))
