@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+
+from selfattn._checks import check_device, check_float_dtype, checked_by
+
+
+def check_toy_args(dtype: Any = torch.float32, device: Any = None) -> None:
+    """``dtype`` a floating-point dtype, ``device`` a device or None."""
+    check_float_dtype("dtype", dtype)
+    check_device("device", device)
+
 
 # --8<-- [start:toy_data]
 TOKENS: tuple[str, ...] = ("Magic", "happens", "to", "those", "that", "believe")
@@ -25,3 +36,6 @@ def toy_inputs(
 
 
 # --8<-- [end:toy_data]
+
+# The checks, outside the snippet the page shows (as @checked_by does elsewhere).
+toy_inputs = checked_by(check_toy_args)(toy_inputs)
