@@ -106,9 +106,12 @@ def serve(site: Path) -> tuple[ThreadingHTTPServer, str]:
     return server, Handler.served_at
 
 
-def run_lighthouse(url: str, chrome: str) -> dict[str, float | None]:
+def run_lighthouse(
+    url: str, chrome: str, keep: Path | None = None
+) -> dict[str, float | None]:
     with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
+        name = (urlsplit(url).path.strip("/").replace("/", "_") or "home") + ".json"
+        report = (keep or Path(tmp)) / name
         command = [
             str(LIGHTHOUSE),
             url,
@@ -150,6 +153,7 @@ def main() -> int:
     parser.add_argument("pages", nargs="*", help="default: a representative list")
     parser.add_argument("--all", action="store_true", help="every page of the site")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--keep", type=Path, help="keep each page's full report here")
     args = parser.parse_args()
     chrome = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
     if not LIGHTHOUSE.exists():
@@ -162,11 +166,13 @@ def main() -> int:
     missing = [p for p in pages if p not in every]
     if missing:
         parser.error(f"not pages of {site}: {missing}")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     server, base = serve(site)
     rows = {}
     try:
         for page in pages:
-            rows[page] = run_lighthouse(urljoin(base, page), chrome)
+            rows[page] = run_lighthouse(urljoin(base, page), chrome, args.keep)
             print(f"{page or '(home)'}: {rows[page]}", file=sys.stderr, flush=True)
     finally:
         server.shutdown()
