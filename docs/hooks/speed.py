@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import logging
@@ -51,7 +50,18 @@ JUPYTER_STYLE = re.compile(
     r"<style[^>]*>\s*(@charset \"UTF-8\";\s*)?\.jupyter-wrapper\{.*?</style>", re.S
 )
 CLASS_NAME = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-NOT = re.compile(r":not\([^)]*\)")
+PSEUDO_ARGS = re.compile(r":(?:not|is|where|has|matches)\([^()]*\)")
+
+
+def split_selectors(prelude: list[tinycss2.ast.Node]) -> list[str]:
+    """A selector list at its top-level commas (not those inside :is(a, b))."""
+    parts: list[list[tinycss2.ast.Node]] = [[]]
+    for token in prelude:
+        if isinstance(token, tinycss2.ast.LiteralToken) and token.value == ",":
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [tinycss2.serialize(part) for part in parts]
 
 
 def node() -> str | None:
@@ -97,7 +107,7 @@ class JupyterCss:
     """JupyterLab's stylesheet, pruned to the class names the notebook pages use."""
 
     def __init__(self) -> None:
-        self.sheets: dict[str, str] = {}  # original text -> pruned text
+        self.sheets: dict[str, str] = {}  # each distinct stylesheet -> its file
         self.used: set[str] = set()
 
     def prune(self, css: str) -> str:
@@ -106,7 +116,7 @@ class JupyterCss:
 
     def keep(self, rule: object) -> str:
         if isinstance(rule, tinycss2.ast.QualifiedRule):
-            selectors = tinycss2.serialize(rule.prelude).split(",")
+            selectors = split_selectors(rule.prelude)
             wanted = [s for s in selectors if self.applies(s)]
             if not wanted:
                 return ""
@@ -127,12 +137,16 @@ class JupyterCss:
 
     def applies(self, selector: str) -> bool:
         # A selector can match only if every class it names occurs in some page.
-        # (Inside :not() a class need not occur, so those are left out of the test.)
-        plain = NOT.sub("", selector)
+        # Classes inside :not(), :is(), :where(), :has() need not all occur: those
+        # are left out of the test (so such a selector is kept).
+        plain, before = selector, None
+        while plain != before:
+            before, plain = plain, PSEUDO_ARGS.sub("", plain)
         return all(name in self.used for name in CLASS_NAME.findall(plain))
 
 
 JUPYTER = JupyterCss()
+JUPYTER_CSS = "assets/stylesheets/jupyter-{}.css"
 PAGE_CLASSES = re.compile(r'class="([^"]*)"')
 
 
@@ -164,15 +178,19 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
         css = "\n".join(
             m.group(0).split(">", 1)[1].rsplit("</style>", 1)[0] for m in styles
         )
-        pruned = JUPYTER.prune(css)
-        digest = hashlib.sha256(pruned.encode()).hexdigest()[:10]
-        name = f"assets/stylesheets/jupyter.{digest}.css"
-        target = Path(config.site_dir) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_text(pruned, encoding="utf-8")
-        link = f'<link rel="stylesheet" href="{get_relative_url(name, page.url)}">'
+        name = JUPYTER.sheets.setdefault(css, JUPYTER_CSS.format(len(JUPYTER.sheets)))
+        href = get_relative_url(name, page.url)
+        link = f'<link rel="stylesheet" href="{href}">'
         output = output[: styles[0].start()] + link + output[styles[0].end() :]
         for m in reversed(styles[1:]):
             output = output[: m.start()] + output[m.end() :]
     return output
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    """The notebook pages' stylesheet, pruned to the classes they use (one file
+    for each distinct stylesheet mkdocs-jupyter inlined; normally one)."""
+    for css, name in JUPYTER.sheets.items():
+        target = Path(config.site_dir) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(JUPYTER.prune(css), encoding="utf-8")

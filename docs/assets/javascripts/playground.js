@@ -134,7 +134,7 @@
     controls.appendChild(el("span", { class: "playground__toggle" }, [
       this.causal, el("label", { for: id + "-causal", text: "causal mask" }),
     ]));
-    this.reset = el("button", { type: "button", "data-control": "reset", class: "md-button",
+    this.reset = el("button", { type: "button", "data-control": "reset", class: "playground__reset",
       text: "Reset" });
     controls.appendChild(this.reset);
     this.root.appendChild(controls);
