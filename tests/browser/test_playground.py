@@ -220,6 +220,11 @@ def test_playground_shows_selfattns_numbers(
     )
     if overflow > 0:
         problems.append(f"at 390 px the page scrolls sideways by {overflow} px")
+    hidden = page.locator(f"{PANEL} .playground__weights").evaluate(
+        "(t) => t.parentElement.scrollWidth - t.parentElement.clientWidth"
+    )
+    if hidden > 1:
+        problems.append(f"at 390 px the heatmap is {hidden} px wider than the page")
     problems += [f"page error: {e}" for e in visit.page_errors]
     assert not problems, "the playground disagrees with selfattn:" + listing(problems)
 

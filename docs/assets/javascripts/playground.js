@@ -232,7 +232,7 @@
     // Each table in a wrapper that scrolls sideways if a phone is too narrow for it;
     // a wrapper that scrolls is keyboard-focusable (set in update()).
     var grid = el("div", { class: "playground__grid" });
-    [embed, context, scores, weights].forEach(function (table) {
+    [embed, scores, weights, context].forEach(function (table) {
       grid.appendChild(el("div", { class: "playground__scroll" }, [table]));
     });
     this.root.appendChild(grid);
