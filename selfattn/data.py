@@ -1,8 +1,15 @@
-"""The toy sentence of Part I and its three-dimensional embeddings."""
+"""The toy sentence of Part I and its three-dimensional embeddings, and made-up
+embeddings for any other words."""
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
 import torch
+
+from selfattn._checks import check_positive_int, checked_by
 
 # --8<-- [start:toy_data]
 TOKENS: tuple[str, ...] = ("Magic", "happens", "to", "those", "that", "believe")
@@ -25,3 +32,36 @@ def toy_inputs(
 
 
 # --8<-- [end:toy_data]
+
+
+def check_words(words: Any, d: Any = 4) -> None:
+    """``words`` is a non-empty list or tuple of strings, ``d`` a positive int."""
+    if not isinstance(words, (list, tuple)) or not all(
+        isinstance(w, str) for w in words
+    ):
+        raise TypeError(
+            f"words must be a list or tuple of str, got {type(words).__name__} "
+            f"{words!r}"
+        )
+    if not words:
+        raise ValueError("words must hold at least one word, got an empty sequence")
+    check_positive_int("d", d)
+
+
+@checked_by(check_words)
+# --8<-- [start:embed_words]
+def embed_words(words: Sequence[str], d: int = 4) -> torch.Tensor:
+    """Made-up embeddings for any words: a lookup table, like a model's first layer.
+
+    Each word gets d random numbers in [0, 1) seeded by the word itself, so the same
+    word has the same embedding in every sentence. Shapes: n words -> (n, d).
+    """
+    rows = []
+    for word in words:
+        seed = zlib.crc32(word.lower().encode())  # the same word, the same seed
+        gen = torch.Generator().manual_seed(seed)
+        rows.append(torch.rand(d, generator=gen))
+    return torch.stack(rows)  # (n, d)
+
+
+# --8<-- [end:embed_words]
