@@ -86,7 +86,7 @@ def check_weights_args(
 @checked_by(check_query_and_inputs)
 # --8<-- [start:attention_scores_loop]
 def attention_scores_loop(query: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """One query's score against every token: ``s_j = x_j . q``, one dot product each.
+    """One query's score for every token: ``omega_j = x^(j) . q``.
 
     Shapes: ``query`` (d,), ``inputs`` (n, d) -> scores (n,).
     """
@@ -102,7 +102,7 @@ def attention_scores_loop(query: torch.Tensor, inputs: torch.Tensor) -> torch.Te
 @checked_by(check_weights_and_values)
 # --8<-- [start:context_vector_loop]
 def context_vector_loop(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """One query's context vector, the weighted sum ``z = sum_j w_j v_j``.
+    """One query's context vector: ``z = sum_j alpha_j v^(j)``.
 
     Shapes: ``weights`` (n,), ``values`` (n, d_v) -> context (d_v,).
     """
@@ -118,7 +118,7 @@ def context_vector_loop(weights: torch.Tensor, values: torch.Tensor) -> torch.Te
 @checked_by(check_queries_and_keys)
 # --8<-- [start:attention_scores]
 def attention_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """Every query against every key at once: ``S = Q K^T``.
+    """Every query against every key at once: ``Omega = Q K^T``.
 
     Shapes: ``queries`` (..., n_q, d), ``keys`` (..., n_k, d) -> scores (..., n_q, n_k).
     """

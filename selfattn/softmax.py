@@ -39,7 +39,7 @@ def check_masked_scores(scores: Any, keep: Any) -> None:
 @checked_by(check_scores)
 # --8<-- [start:normalize_by_sum]
 def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Divide each score by the sum of its row: ``w_i = s_i / sum_j s_j``.
+    """Divide by the row's sum: ``alpha_j = omega_j / sum_k omega_k``.
 
     Not a safe way to make weights: a negative score gives a negative weight, and a
     row that sums to zero divides by zero (``inf`` or ``nan``). Shown for contrast.
@@ -54,10 +54,12 @@ def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 @checked_by(check_scores)
 # --8<-- [start:softmax_naive]
 def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax straight from the definition: ``w_i = exp(s_i) / sum_j exp(s_j)``.
+    """Softmax by its definition: ``alpha_j = e^omega_j / sum_k e^omega_k``.
 
     Overflows once a score passes about 88.7 in float32 (``exp`` is ``inf`` there,
-    and ``inf / inf`` is ``nan``). Shape: any; the sum runs over ``dim``.
+    and ``inf / inf`` is ``nan``), and underflows when every score of a row is below
+    about -104 (each ``exp`` rounds to 0, and ``0 / 0`` is ``nan``).
+    Shape: any; the sum runs over ``dim``.
     """
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)
@@ -69,7 +71,8 @@ def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 @checked_by(check_scores)
 # --8<-- [start:softmax_stable]
 def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax minus each row's maximum m: ``w_i = exp(s_i - m) / sum_j exp(s_j - m)``.
+    """Softmax with the row's maximum m subtracted first:
+    ``alpha_j = e^(omega_j - m) / sum_k e^(omega_k - m)``.
 
     ``exp(-m)`` cancels between numerator and denominator, so this is the same
     softmax, but every exponent is now <= 0: no ``exp`` can overflow, and the largest
