@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from selfattn import normalize_by_sum, softmax_masked, softmax_naive, softmax_stable
 from tests.conftest import assert_close
 
-
 # The magnitudes the softmax tests draw (the verification page quotes them).
 SCORE_MAGNITUDES = (1e-3, 1.0, 30.0, 1e3, 1e4)
 

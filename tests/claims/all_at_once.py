@@ -20,11 +20,12 @@ def the_others_pick_the_two_longest() -> None:
     longest = {TOKENS[j] for j in X.norm(dim=-1).argsort(descending=True)[:2].tolist()}
     assert longest == {"happens", "to"}
     others = [k for q, k in zip(TOKENS, found, strict=True) if q != k]
-    assert len(others) == 4 and set(others) <= longest
+    assert len(others) == 4
+    assert set(others) <= longest
 
 
 def happens_and_to_look_alike() -> None:
-    assert float((X[1] - X[2]).abs().max()) <= 0.02
+    assert float((X[1] - X[2]).abs().max()) <= 0.02 + 1e-6  # float32 rounding
     assert float((WEIGHTS[1] - WEIGHTS[2]).abs().max()) < 0.005
 
 
@@ -59,9 +60,7 @@ CLAIMS = [
         "smallest goes to believe",
         smallest_weight_goes_to_that,
     ),
-    Claim(
-        "the token it gives its largest weight to", most_attended_names_the_argmax
-    ),
+    Claim("the token it gives its largest weight to", most_attended_names_the_argmax),
     Claim("gives the column of the largest weight", most_attended_names_the_argmax),
     Claim(
         "Only Magic and happens name themselves",

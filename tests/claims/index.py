@@ -29,12 +29,17 @@ def toy_embeddings_are_three_dimensional() -> None:
 
 
 CLAIMS = [
-    Claim('("the largest share") are checked by a test too', the_largest_share_is_checked),
+    Claim(
+        '("the largest share") are checked by a test too', the_largest_share_is_checked
+    ),
     Claim(
         "run it within the memory of one block of scores at a time",
         efficient_attention_holds_one_block_at_a_time,
     ),
-    Claim("The six three-dimensional toy embeddings follow chapter 3", toy_embeddings_are_three_dimensional),
+    Claim(
+        "The six three-dimensional toy embeddings follow chapter 3",
+        toy_embeddings_are_three_dimensional,
+    ),
 ]
 
 NOT_CLAIMS = {

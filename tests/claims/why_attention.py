@@ -10,8 +10,8 @@ from selfattn.exercises.why_attention import uniform_weights
 from tests.claims._toy import X
 from tests.test_claims import Claim
 
-WARM = "The cat is sitting on the mat because it is warm".split()
-TIRED = "The cat is sitting on the mat because it is tired".split()
+WARM = "The cat is sitting on the mat because it is warm".split()  # noqa: SIM905
+TIRED = "The cat is sitting on the mat because it is tired".split()  # noqa: SIM905
 IT = WARM.index("it")
 
 
