@@ -12,7 +12,14 @@ import torch
 from selfattn._checks import check_positive_int, checked_by
 
 # --8<-- [start:toy_data]
-TOKENS: tuple[str, ...] = ("Magic", "happens", "to", "those", "that", "believe")
+TOKENS: tuple[str, ...] = (
+    "Magic",
+    "happens",
+    "to",
+    "those",
+    "that",
+    "believe",
+)
 
 EMBEDDINGS: tuple[tuple[float, float, float], ...] = (
     (0.43, 0.15, 0.89),  # Magic
@@ -25,10 +32,12 @@ EMBEDDINGS: tuple[tuple[float, float, float], ...] = (
 
 
 def toy_inputs(
-    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The six token embeddings as a fresh ``(6, 3)`` tensor, one row per token."""
-    return torch.tensor(EMBEDDINGS, dtype=dtype, device=device)  # (n=6, d=3)
+    """The six token embeddings as a fresh ``(6, 3)`` tensor."""
+    # one row per token: n = 6 tokens, d = 3 numbers each
+    return torch.tensor(EMBEDDINGS, dtype=dtype, device=device)
 
 
 # --8<-- [end:toy_data]
@@ -51,14 +60,15 @@ def check_words(words: Any, d: Any = 4) -> None:
 @checked_by(check_words)
 # --8<-- [start:embed_words]
 def embed_words(words: Sequence[str], d: int = 4) -> torch.Tensor:
-    """Made-up embeddings for any words: a lookup table, like a model's first layer.
+    """Made-up embeddings for any words, like a model's lookup table.
 
-    Each word gets d random numbers in [0, 1) seeded by the word itself, so the same
-    word has the same embedding in every sentence. Shapes: n words -> (n, d).
+    Each word gets d random numbers in [0, 1) seeded by the word
+    itself, so the same word has the same embedding in every sentence.
+    Shapes: n words -> (n, d).
     """
     rows = []
     for word in words:
-        seed = zlib.crc32(word.lower().encode())  # the same word, the same seed
+        seed = zlib.crc32(word.lower().encode())  # same word, same seed
         gen = torch.Generator().manual_seed(seed)
         rows.append(torch.rand(d, generator=gen))
     return torch.stack(rows)  # (n, d)

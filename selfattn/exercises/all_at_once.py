@@ -20,14 +20,14 @@ def check_x(x: Any) -> None:
 @checked_by(check_x)
 # --8<-- [start:attention_einsum]
 def attention_einsum(x: torch.Tensor) -> torch.Tensor:
-    """``Z = softmax(X X^T) X`` with the sums written out as einsum indices.
+    """``Z = softmax(X X^T) X``, each sum written as einsum indices.
 
     ``omega_ij = sum_d x_id x_jd`` and ``z_id = sum_j alpha_ij x_jd``.
     Shapes: ``x`` (..., n, d) -> (..., n, d).
     """
     scores = torch.einsum("...id,...jd->...ij", x, x)  # (..., n, n)
     weights = softmax_stable(scores, dim=-1)  # each row sums to 1
-    return torch.einsum("...ij,...jd->...id", weights, x)  # (..., n, d)
+    return torch.einsum("...ij,...jd->...id", weights, x)
 
 
 # --8<-- [end:attention_einsum]
@@ -46,7 +46,10 @@ def check_weights_and_tokens(weights: Any, tokens: Any) -> None:
 
 @checked_by(check_weights_and_tokens)
 # --8<-- [start:most_attended]
-def most_attended(weights: torch.Tensor, tokens: Sequence[str]) -> list[str]:
+def most_attended(
+    weights: torch.Tensor,
+    tokens: Sequence[str],
+) -> list[str]:
     """For each query (row), the key with the largest weight.
 
     Shapes: ``weights`` (n_q, n_k), ``tokens`` n_k names -> n_q names.

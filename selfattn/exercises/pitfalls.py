@@ -28,9 +28,9 @@ def check_weights(weights: torch.Tensor) -> None:
         raise ValueError("a weight is negative")
     n_k = weights.shape[-1]
     tol = 4 * n_k * torch.finfo(weights.dtype).eps
-    error = (weights.sum(dim=-1) - 1).abs().max()
+    error = float((weights.sum(dim=-1) - 1).abs().max())
     if error > tol:
-        raise ValueError(f"a row sums to 1 {error:+.2g} (tolerance {tol:.2g})")
+        raise ValueError(f"a row sums to 1 +- {error:.2g} (tol {tol:.2g})")
 
 
 # --8<-- [end:check_weights]
@@ -45,9 +45,10 @@ def check_dtype(dtype: Any) -> None:
 @checked_by(check_dtype)
 # --8<-- [start:overflow_threshold]
 def overflow_threshold(dtype: torch.dtype) -> float:
-    """The score above which ``exp`` overflows ``dtype``: log of its largest value.
+    """The score above which ``exp`` overflows ``dtype``.
 
-    Past it ``softmax_naive`` divides inf by inf and returns nan.
+    It is the log of the largest number ``dtype`` holds; past it
+    ``softmax_naive`` divides inf by inf and returns nan.
     """
     return math.log(torch.finfo(dtype).max)
 

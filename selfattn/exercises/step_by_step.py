@@ -26,7 +26,10 @@ def check_query_index(query_index: Any, inputs: Any) -> None:
 
 @checked_by(check_query_index)
 # --8<-- [start:context_vector_of]
-def context_vector_of(query_index: int, inputs: torch.Tensor) -> torch.Tensor:
+def context_vector_of(
+    query_index: int,
+    inputs: torch.Tensor,
+) -> torch.Tensor:
     """The three steps for token ``query_index``: score, softmax, mix.
 
     Shapes: ``inputs`` (n, d) -> context vector (d,).
@@ -51,8 +54,11 @@ def check_temperature(scores: Any, temperature: Any) -> None:
 
 @checked_by(check_temperature)
 # --8<-- [start:softmax_with_temperature]
-def softmax_with_temperature(scores: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``alpha_j = softmax(omega / T)_j``: T < 1 sharpens, T > 1 flattens.
+def softmax_with_temperature(
+    scores: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """``softmax(omega / T)``: T < 1 sharpens, T > 1 flattens.
 
     Shape: any; the softmax runs over the last dimension.
     """
