@@ -18,6 +18,8 @@ from torch.nn.functional import scaled_dot_product_attention
 import selfattn
 from selfattn import softmax_stable
 
+plt.rcParams["font.size"] = 14  # figures readable on a phone
+
 inputs = selfattn.toy_inputs()  # X, (6, 3)
 scores = selfattn.attention_scores(inputs, inputs)  # Omega = X X^T, (6, 6)
 print(scores)
@@ -33,7 +35,7 @@ print(context)
 
 # %%
 tokens = selfattn.TOKENS
-fig, ax = plt.subplots(figsize=(5.5, 5.0))
+fig, ax = plt.subplots(figsize=(4.8, 4.8))
 ax.imshow(weights.tolist(), cmap="viridis")
 lo, hi = float(weights.min()), float(weights.max())
 for i in range(6):

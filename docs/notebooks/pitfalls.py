@@ -16,6 +16,8 @@ import torch
 import selfattn
 from selfattn import normalize_by_sum, softmax_stable
 
+plt.rcParams["font.size"] = 14  # figures readable on a phone
+
 inputs = selfattn.toy_inputs()
 right = selfattn.attention_weights(inputs, inputs, scale=1.0)  # (6, 6)
 
@@ -32,7 +34,7 @@ print(selfattn.context_vector_loop(right[0], inputs))
 
 # %%
 positions = torch.arange(6, dtype=torch.float32)
-fig, ax = plt.subplots(figsize=(5.5, 3.8))
+fig, ax = plt.subplots(figsize=(4.8, 3.6))
 ax.bar((positions - 0.2).tolist(), right[0].tolist(), width=0.4, label="right")
 ax.bar((positions + 0.2).tolist(), wrong.tolist(), width=0.4, label="normalised twice")
 ax.axhline(1 / 6, color="black", lw=1, ls="--")

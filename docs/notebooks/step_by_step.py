@@ -16,6 +16,8 @@ import torch
 import selfattn
 from selfattn import attention_scores_loop, context_vector_loop, softmax_stable
 
+plt.rcParams["font.size"] = 14  # figures readable on a phone
+
 inputs = selfattn.toy_inputs()  # (6, 3)
 query_index = 0
 query = inputs[query_index]
@@ -56,7 +58,7 @@ print(z)
 
 # %%
 tokens = selfattn.TOKENS
-fig, ax = plt.subplots(figsize=(5.5, 3.6))
+fig, ax = plt.subplots(figsize=(4.8, 3.4))
 bars = ax.bar(range(6), weights.tolist(), color="#5c6bc0")
 ax.bar_label(bars, fmt="%.2f")
 ax.set_xticks(range(6), tokens, rotation=35, ha="right")

@@ -14,6 +14,8 @@ import torch
 import selfattn
 from selfattn.data import embed_words
 
+plt.rcParams["font.size"] = 14  # figures readable on a phone
+
 # %% [markdown]
 # ## One word, two sentences
 #
@@ -35,7 +37,7 @@ print(z_tired[it])
 # %%
 rows = torch.stack([x_warm[it], z_warm[it], x_tired[it], z_tired[it]])
 names = ["x (… warm)", "z (… warm)", "x (… tired)", "z (… tired)"]
-fig, ax = plt.subplots(figsize=(5.5, 3.2))
+fig, ax = plt.subplots(figsize=(4.8, 3.0))
 ax.imshow(rows.tolist(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
 for r in range(4):
     for c in range(4):
