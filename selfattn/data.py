@@ -9,7 +9,19 @@ from typing import Any
 
 import torch
 
-from selfattn._checks import check_positive_int, checked_by
+from selfattn._checks import (
+    check_device,
+    check_float_dtype,
+    check_positive_int,
+    checked_by,
+)
+
+
+def check_toy_args(dtype: Any = torch.float32, device: Any = None) -> None:
+    """``dtype`` a floating-point dtype, ``device`` a device or None."""
+    check_float_dtype("dtype", dtype)
+    check_device("device", device)
+
 
 # --8<-- [start:toy_data]
 TOKENS: tuple[str, ...] = (
@@ -75,3 +87,5 @@ def embed_words(words: Sequence[str], d: int = 4) -> torch.Tensor:
 
 
 # --8<-- [end:embed_words]
+# The checks, outside the snippet the page shows (as @checked_by does elsewhere).
+toy_inputs = checked_by(check_toy_args)(toy_inputs)

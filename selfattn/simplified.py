@@ -14,6 +14,7 @@ import torch
 
 from selfattn._checks import (
     check_attention_args,
+    check_positive_int,
     check_same_dtype_and_device,
     check_tensor,
     checked_by,
@@ -81,6 +82,7 @@ def check_weights_args(
     q: Any, k: Any, *, mask: Any = None, scale: Any = None, causal: Any = False
 ) -> None:
     """The checks of the calling convention, with k standing in for v."""
+    check_attention_args(q, k, k, mask=mask, scale=scale, causal=causal)
 
 
 @checked_by(check_query_and_inputs)
@@ -156,6 +158,12 @@ def context_vectors(
 # --8<-- [end:context_vectors]
 
 
+def check_d_k(d_k: Any) -> None:
+    """``d_k`` is a positive int (a number of features)."""
+    check_positive_int("d_k", d_k)
+
+
+@checked_by(check_d_k)
 # --8<-- [start:default_scale]
 def default_scale(d_k: int) -> float:
     """The scale used when ``scale=None``: ``1 / sqrt(d_k)``."""

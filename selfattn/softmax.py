@@ -28,12 +28,14 @@ def check_masked_scores(scores: Any, keep: Any) -> None:
         got = keep.dtype if isinstance(keep, torch.Tensor) else type(keep).__name__
         raise TypeError(f"keep must be a bool tensor, got {got}")
     try:
-        torch.broadcast_shapes(keep.shape, scores.shape)  # type: ignore[no-untyped-call]
+        shape = torch.broadcast_shapes(keep.shape, scores.shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
+        shape = None
+    if shape != scores.shape:
         raise ValueError(
             f"keep must broadcast to scores' shape {tuple(scores.shape)}, got "
             f"{tuple(keep.shape)}"
-        ) from None
+        )
 
 
 @checked_by(check_scores)
