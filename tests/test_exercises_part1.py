@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,6 +22,7 @@ from selfattn.exercises.step_by_step import (
 from selfattn.exercises.why_attention import uniform_weights
 from tests.conftest import assert_close
 
+ROOT = Path(__file__).resolve().parent.parent
 X = selfattn.toy_inputs()
 SCORES = selfattn.attention_scores(X, X)
 
@@ -71,8 +74,10 @@ def test_embed_words_rejects_bad_input(words: object, d: object, error: type) ->
 def test_context_vector_of_equals_the_matrix_form(seed: int, n: int, d: int) -> None:
     x = random_inputs(seed, n, d)
     expected = selfattn.attention_matmul(x, x, x, scale=1.0)
-    for i in range(n):
-        assert_close(context_vector_of(i, x), expected[i])
+    by_loop = torch.stack([context_vector_of(i, x) for i in range(n)])
+    # rounding grows with the size of the scores (see conftest.relative_tolerance)
+    condition = 1 + float(selfattn.attention_scores(x, x).abs().max())
+    assert_close(by_loop, expected, condition=condition)
 
 
 def test_context_vector_of_magic_is_the_pages_number() -> None:
@@ -124,7 +129,9 @@ def test_einsum_equals_the_matrix_form(
 ) -> None:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(*batch, n, d, generator=gen, dtype=torch.float64) * scale
-    assert_close(attention_einsum(x), selfattn.attention_matmul(x, x, x, scale=1.0))
+    condition = 1 + float(selfattn.attention_scores(x, x).abs().max())
+    expected = selfattn.attention_matmul(x, x, x, scale=1.0)
+    assert_close(attention_einsum(x), expected, condition=condition)
 
 
 def test_most_attended_on_the_toy_sentence() -> None:
@@ -163,3 +170,17 @@ def test_naive_softmax_overflows_just_past_the_threshold(dtype: torch.dtype) -> 
     assert selfattn.softmax_naive(below).isfinite().all()
     assert selfattn.softmax_naive(above).isnan().any()
     assert selfattn.softmax_stable(above).isfinite().all()
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "docs" / "notebooks").glob("*.py")), ids=lambda p: p.name
+)
+def test_notebook_includes_exist(notebook: Path) -> None:
+    # The build expands `# --8<-- "path:section"` lines in notebook cells; a missing
+    # section fails it, and this test says which notebook.
+    sys.path.insert(0, str(ROOT / "docs" / "hooks"))
+    from notebooks import INCLUDE, expand_snippets  # type: ignore[import-not-found]
+
+    source = notebook.read_text()
+    expanded = expand_snippets(source, ROOT)
+    assert not INCLUDE.search(expanded)
