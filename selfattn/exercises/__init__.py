@@ -1,0 +1,1 @@
+"""Solutions to the chapters' exercises, one module per chapter, embedded on the pages."""
