@@ -36,6 +36,6 @@ def test_both_forms_have_the_same_parameters(d_in: int, h: int, d_h: int) -> Non
 
 def test_bad_arguments_are_named() -> None:
     with pytest.raises(TypeError, match=r"module must be an nn\.Module"):
-        count_parameters("mha")  # type: ignore[arg-type]
+        count_parameters("mha")
     with pytest.raises(ValueError, match="t must"):
         merge_heads(torch.zeros(2, 2))
