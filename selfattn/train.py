@@ -4,8 +4,8 @@ The task, *look back*: a sequence of random tokens; at every position from the t
 on, the model must name the token one position back **and** the token two positions
 back. The only way information moves between positions is attention (there is no
 residual path and no feed-forward layer), so the model must learn where to look.
-One head can hold one token per query, so the two answers need two heads that look
-at different places: training makes the heads differ.
+It has two heads, and nothing in their code tells them apart: whether they end up
+looking at different places is for training to decide, and for the tests to check.
 
 Run ``python -m selfattn.train`` (or ``nox -s train``) to train from the seed and
 write the checkpoint and its metrics to ``checkpoints/``; the site draws its figures

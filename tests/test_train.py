@@ -64,6 +64,7 @@ def test_checkpoint_reaches_the_accuracy_the_page_shows() -> None:
     )
 
 
+# --8<-- [start:test_each_trained_head_looks_at_one_offset]
 def test_each_trained_head_looks_at_one_offset() -> None:
     config, _, trained = load_checkpoint()
     tokens, _ = held_out_set(config)
@@ -76,11 +77,18 @@ def test_each_trained_head_looks_at_one_offset() -> None:
     assert (on_offset.amax(dim=-1) >= HEAD_WEIGHT).all(), on_offset
 
 
+# --8<-- [end:test_each_trained_head_looks_at_one_offset]
+
+
+# --8<-- [start:test_trained_heads_differ_and_untrained_do_not]
 def test_trained_heads_differ_and_untrained_do_not() -> None:
     config, initial, trained = load_checkpoint()
     tokens, _ = held_out_set(config)
     assert head_distance(mean_head_maps(trained, tokens)) >= TRAINED_DISTANCE
     assert head_distance(mean_head_maps(initial, tokens)) <= UNTRAINED_DISTANCE
+
+
+# --8<-- [end:test_trained_heads_differ_and_untrained_do_not]
 
 
 def test_head_distance_is_zero_for_equal_heads_and_one_for_disjoint() -> None:
@@ -102,13 +110,21 @@ def test_bad_tokens_are_refused() -> None:
         LookBackModel({"vocab": 10})  # type: ignore[arg-type]
 
 
+# --8<-- [start:test_retraining_from_the_seed_reaches_the_committed_accuracy]
 @pytest.mark.slow
 def test_retraining_from_the_seed_reaches_the_committed_accuracy() -> None:
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as python -m selfattn.train does
-    config, _, _ = load_checkpoint(CHECKPOINT)
-    result = train(config)
+    try:
+        config, _, _ = load_checkpoint(CHECKPOINT)
+        result = train(config)
+    finally:
+        torch.set_num_threads(threads)
     metrics = json.loads(METRICS.read_text())
     assert result.held_out_accuracy >= ACCURACY
     assert result.held_out_accuracy == pytest.approx(
         metrics["held_out_accuracy"], abs=0.01
     )
+
+
+# --8<-- [end:test_retraining_from_the_seed_reaches_the_committed_accuracy]
