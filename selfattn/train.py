@@ -68,18 +68,21 @@ def check_batch_args(
 @checked_by(check_batch_args)
 # --8<-- [start:look_back_batch]
 def look_back_batch(
-    config: TaskConfig, n_seq: int, generator: torch.Generator | None = None
+    config: TaskConfig,
+    n_seq: int,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random sequences and, per position, the tokens ``offsets`` back.
 
-    Shapes: tokens ``(n_seq, length)``; targets ``(n_seq, length, len(offsets))``,
-    ``-100`` (ignored by the loss) where a position has no token that far back.
+    Shapes: tokens ``(n_seq, length)``; targets
+    ``(n_seq, length, len(offsets))``, ``-100`` (ignored by the loss)
+    where a position has no token that far back.
     """
     shape = (n_seq, config.length)
     tokens = torch.randint(config.vocab, shape, generator=generator)
     targets = torch.full((*shape, len(config.offsets)), IGNORE)
     for t, offset in enumerate(config.offsets):
-        targets[:, offset:, t] = tokens[:, :-offset]  # the token `offset` back
+        targets[:, offset:, t] = tokens[:, :-offset]  # `offset` back
     return tokens, targets
 
 
@@ -118,9 +121,9 @@ def check_tokens(module: Any, tokens: Any) -> None:
 class LookBackModel(nn.Module):
     """Embeddings, one causal ``MultiHeadAttention``, one linear read-out.
 
-    No residual connection: a position's answer comes only from its context
-    vector, that is from where its heads look. Shapes: ``tokens`` (..., n)
-    -> logits (..., n, len(offsets), vocab).
+    No residual connection: a position's answer comes only from its
+    context vector, that is from where its heads look. Shapes:
+    ``tokens`` (..., n) -> logits (..., n, len(offsets), vocab).
     """
 
     def __init__(self, config: TaskConfig) -> None:
@@ -141,12 +144,13 @@ class LookBackModel(nn.Module):
 
     def head_weights(self, tokens: torch.Tensor) -> torch.Tensor:
         """Every head's attention weights: (..., n) -> (..., h, n, n)."""
-        weights: torch.Tensor = self.attn.attention_weights(self.embed(tokens))
+        x = self.embed(tokens)  # (..., n, d)
+        weights: torch.Tensor = self.attn.attention_weights(x)
         return weights
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         context = self.attn(self.embed(tokens))  # (..., n, d)
-        logits: torch.Tensor = self.readout(context)  # (..., n, offsets * vocab)
+        logits: torch.Tensor = self.readout(context)  # (..., n, k * vocab)
         k, vocab = len(self.config.offsets), self.config.vocab
         return logits.view(*logits.shape[:-1], k, vocab)  # (..., n, k, vocab)
 
@@ -241,11 +245,12 @@ def mean_head_maps(model: LookBackModel, tokens: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:head_distance]
 def head_distance(maps: torch.Tensor, a: int = 0, b: int = 1) -> float:
-    """How differently heads ``a`` and ``b`` look: the mean over queries of the
-    total variation distance ``0.5 * sum_j |alpha_aj - alpha_bj|`` of their rows.
+    """How differently heads ``a`` and ``b`` look: the mean over the
+    queries of the total variation distance of their rows,
+    ``0.5 * sum_j |alpha_aj - alpha_bj|``.
 
-    0 when the heads put the same weight on every key, 1 when no key gets weight
-    from both. Shapes: ``maps`` (h, n, n), rows that sum to one.
+    0 when the heads put the same weight on every key, 1 when no key gets
+    weight from both. Shapes: ``maps`` (h, n, n), rows that sum to one.
     """
     rows = 0.5 * (maps[a] - maps[b]).abs().sum(dim=-1)  # (n,)
     return float(rows.mean())

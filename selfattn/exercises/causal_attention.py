@@ -19,8 +19,8 @@ def check_scores(scores: Any) -> None:
 @checked_by(check_scores)
 # --8<-- [start:causal_weights_loop]
 def causal_weights_loop(scores: torch.Tensor) -> torch.Tensor:
-    """Causal weights one query at a time: a softmax over keys ``0 .. i`` only,
-    and zeros for the keys after ``i``. Shapes: (n, n) -> (n, n)."""
+    """Causal weights one query at a time: a softmax over the keys
+    ``0 .. i`` only, zeros for the later keys. Shapes: (n, n) -> (n, n)."""
     weights = torch.zeros_like(scores)
     for i in range(scores.shape[0]):
         seen = scores[i, : i + 1]  # the keys query i may see

@@ -36,9 +36,9 @@ def check_padding_args(lengths: Any, n: Any) -> None:
 @checked_by(check_padding_args)
 # --8<-- [start:padding_keep]
 def padding_keep(lengths: torch.Tensor, n: int) -> torch.Tensor:
-    """Keep mask for right-padded sequences: key ``j`` is real if ``j < length``.
-
-    Shapes: ``lengths`` (b,) -> (b, 1, n), which broadcasts over the queries.
+    """Keep mask for right-padded sequences: key ``j`` is real when
+    ``j < length``. Shapes: ``lengths`` (b,) -> (b, 1, n), the same row
+    for every query.
     """
     keys = torch.arange(n, device=lengths.device)  # (n,)
     return (keys < lengths[:, None])[:, None, :]  # (b, 1, n)
@@ -58,8 +58,9 @@ def check_counts(n_q: Any, n_k: Any) -> None:
 @checked_by(check_counts)
 # --8<-- [start:decode_mask]
 def decode_mask(n_q: int, n_k: int) -> torch.Tensor:
-    """The last ``n_q`` rows of an ``(n_k, n_k)`` causal mask: query ``i`` is
-    token ``n_k - n_q + i`` and sees keys up to it. Shape: (n_q, n_k)."""
+    """The last ``n_q`` rows of an ``(n_k, n_k)`` causal mask: query
+    ``i`` is token ``n_k - n_q + i`` and sees the keys up to it.
+    Shape: (n_q, n_k)."""
     position = torch.arange(n_k - n_q, n_k)[:, None]  # (n_q, 1)
     return torch.arange(n_k)[None, :] <= position  # (n_q, n_k)
 

@@ -18,7 +18,8 @@ def check_heads(t: Any) -> None:
 @checked_by(check_heads)
 # --8<-- [start:merge_heads]
 def merge_heads(t: torch.Tensor) -> torch.Tensor:
-    """The inverse of ``split_heads``: ``(..., h, n, d_h)`` -> ``(..., n, h d_h)``."""
+    """The inverse of ``split_heads``:
+    ``(..., h, n, d_h)`` -> ``(..., n, h d_h)``."""
     h, d_h = t.shape[-3], t.shape[-1]
     t = t.transpose(-3, -2)  # (..., n, h, d_h), not contiguous
     return t.reshape(*t.shape[:-2], h * d_h)  # reshape copies into order
@@ -36,8 +37,8 @@ def check_module(module: Any) -> None:
 @checked_by(check_module)
 # --8<-- [start:count_parameters]
 def count_parameters(module: nn.Module) -> int:
-    """The number of trained numbers in ``module``: buffers such as the mask
-    are not parameters and are not counted."""
+    """How many numbers training adjusts in ``module``. Buffers, such as
+    the causal mask, are not parameters and are not counted."""
     return sum(p.numel() for p in module.parameters())
 
 

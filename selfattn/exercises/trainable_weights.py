@@ -30,15 +30,20 @@ def check_projections(x: Any, W_q: Any, W_k: Any, W_v: Any) -> None:
 @checked_by(check_projections)
 # --8<-- [start:self_attention]
 def self_attention(
-    x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor
+    x: torch.Tensor,
+    W_q: torch.Tensor,
+    W_k: torch.Tensor,
+    W_v: torch.Tensor,
 ) -> torch.Tensor:
-    """``SelfAttentionParams`` as a function: ``Z = softmax(Q K^T / sqrt(d_k)) V``.
+    """``SelfAttentionParams`` as a function of its matrices:
+    ``Z = softmax(Q K^T / sqrt(d_k)) V``.
 
     Shapes: ``x`` (..., n, d_in), each ``W`` (d_in, d_out) -> (..., n, d_out).
     """
     Q, K, V = x @ W_q, x @ W_k, x @ W_v  # (..., n, d_out) each
     Omega = Q @ K.transpose(-2, -1)  # the scores, (..., n, n)
-    A = torch.softmax(Omega / math.sqrt(K.shape[-1]), dim=-1)  # the weights
+    d_k = K.shape[-1]
+    A = torch.softmax(Omega / math.sqrt(d_k), dim=-1)  # the weights
     return A @ V  # the context vectors, (..., n, d_out)
 
 

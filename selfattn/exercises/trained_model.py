@@ -28,7 +28,8 @@ def weight_on_offset(maps: torch.Tensor, offset: int) -> torch.Tensor:
     queries that have one. Shapes: ``maps`` (h, n, n) -> (h,)."""
     n = maps.shape[-1]
     queries = torch.arange(offset, n)  # queries i >= offset
-    return maps[:, queries, queries - offset].mean(dim=-1)  # alpha_{i, i-offset}
+    keys = queries - offset  # the key `offset` back of each query
+    return maps[:, queries, keys].mean(dim=-1)  # (h,)
 
 
 # --8<-- [end:weight_on_offset]
