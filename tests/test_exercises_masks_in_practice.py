@@ -31,12 +31,15 @@ def test_padding_keep_ignores_the_padding(lengths: list[int], seed: int) -> None
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(len(lengths), n, d, generator=gen, dtype=torch.float64)
     keep = padding_keep(torch.tensor(lengths), n)
-    out = attention_matmul(x, x, x, mask=keep, causal=True)
+    out = attention_matmul(x, x, x, mask=keep)  # looks both ways: needs the mask
     for b, length in enumerate(lengths):
         alone = x[b, :length]
-        assert_close(
-            out[b, :length], attention_matmul(alone, alone, alone, causal=True)
-        )
+        assert_close(out[b, :length], attention_matmul(alone, alone, alone))
+
+
+def test_padding_keep_by_example() -> None:
+    keep = padding_keep(torch.tensor([3, 1]), 4)
+    assert keep.tolist() == [[[True, True, True, False]], [[True, False, False, False]]]
 
 
 def test_bad_arguments_are_named() -> None:

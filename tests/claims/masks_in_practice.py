@@ -13,9 +13,16 @@ def padding_changes_nothing() -> None:
     short = torch.cat([x[:4], torch.zeros(2, 3)])
     batch = torch.stack([x, short])
     keep = (torch.arange(6) < torch.tensor([6, 4])[:, None])[:, None, :]
-    out = selfattn.attention_matmul(batch, batch, batch, mask=keep, causal=True)
-    alone = selfattn.attention_matmul(x[:4], x[:4], x[:4], causal=True)
-    torch.testing.assert_close(out[1, :4], alone)
+    alone = selfattn.attention_matmul(x[:4], x[:4], x[:4])
+    masked = selfattn.attention_matmul(batch, batch, batch, mask=keep)
+    torch.testing.assert_close(masked[1, :4], alone)
+    unmasked = selfattn.attention_matmul(batch, batch, batch)
+    assert not torch.allclose(unmasked[1, :4], alone)
+    # Causal with right padding: the causal mask alone hides the padding.
+    causal = selfattn.attention_matmul(batch, batch, batch, causal=True)
+    torch.testing.assert_close(
+        causal[1, :4], selfattn.attention_matmul(x[:4], x[:4], x[:4], causal=True)
+    )
 
 
 def fully_masked_rows_are_zero() -> None:
@@ -28,7 +35,7 @@ def fully_masked_rows_are_zero() -> None:
 
 
 CLAIMS = [
-    Claim("the mask changes nothing for it", padding_changes_nothing),
+    Claim("the causal mask alone already hides it from them", padding_changes_nothing),
     Claim(
         "gives such a fully masked query all-zero weights", fully_masked_rows_are_zero
     ),
