@@ -24,14 +24,14 @@ print(module.train().attention_weights(inputs).sum(dim=-1))
 print(module.eval().attention_weights(inputs).sum(dim=-1))
 
 # %% [markdown]
-# Padding: the second sequence has 4 real tokens and 2 padding; the padding mask
-# makes its real tokens give what they give alone.
+# Padding: the second sequence has 4 real tokens and 2 padding; in attention that
+# looks both ways, the padding mask makes its real tokens give what they give alone.
 
 # %%
 batch = torch.stack([inputs, torch.cat([inputs[:4], torch.zeros(2, 3)])])
 keep = (torch.arange(6) < torch.tensor([6, 4])[:, None])[:, None, :]  # (2, 1, 6)
-out = selfattn.attention_matmul(batch, batch, batch, mask=keep, causal=True)
-alone = selfattn.attention_matmul(inputs[:4], inputs[:4], inputs[:4], causal=True)
+out = selfattn.attention_matmul(batch, batch, batch, mask=keep)  # both ways
+alone = selfattn.attention_matmul(inputs[:4], inputs[:4], inputs[:4])
 print(torch.allclose(out[1, :4], alone))
 
 # %% [markdown]
