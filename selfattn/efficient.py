@@ -303,7 +303,12 @@ def tiled_attention_backward(
     for i0 in range(0, n_q, block_q):
         do_i, o_i = do3[:, i0 : i0 + block_q], o3[:, i0 : i0 + block_q]
         dsum[:, i0 : i0 + block_q] = (do_i.to(work) * o_i.to(work)).sum(-1, True)
-    dq = q3.new_zeros((b, n_q, d_k), dtype=work)  # dS K, summed over key blocks
+    # dQ_i sums dS K_j over key blocks: one contiguous accumulator per query block
+    # (a slice of one (B, n_q, d_k) tensor would make baddbmm_ loop over B).
+    dq_blocks = [
+        q3.new_zeros((b, min(block_q, n_q - i0), d_k), dtype=work)
+        for i0 in range(0, n_q, block_q)
+    ]
     dk, dv = torch.empty_like(k3), torch.empty_like(v3)
     size = b * min(block_q, n_q) * min(block_k, n_k)
     s_buf, dp_buf = q3.new_empty(size, dtype=work), q3.new_empty(size, dtype=work)
@@ -333,10 +338,10 @@ def tiled_attention_backward(
             dp = dp_buf[: math.prod(shape)].view(shape)
             torch.bmm(do_i, v_j.transpose(-2, -1), out=dp)  # dP = dO_i V_j^T
             ds = dp.sub_(dsum[:, i0:i1]).mul_(p)  # dS = P * (dP - D)
-            dq[:, i0:i1].baddbmm_(ds, k_j)  # dQ_i += dS K_j (scaled below)
+            dq_blocks[i0 // block_q].baddbmm_(ds, k_j)  # dQ_i += dS K_j
             dk_j.baddbmm_(ds.transpose(-2, -1), q_i)  # dK_j += dS^T (scale Q_i)
         dk[:, j0:j1], dv[:, j0:j1] = dk_j, dv_j
-    dq = dq.mul_(scale).to(q.dtype)
+    dq = torch.cat([(scale * dq_i).to(q.dtype) for dq_i in dq_blocks], dim=1)
     return dq.reshape(q.shape), dk.reshape(k.shape), dv.reshape(v.shape)
 
 

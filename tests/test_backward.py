@@ -301,7 +301,7 @@ def test_without_autograd_nothing_is_saved() -> None:
 
 
 class LargestFloat32(LargestAllocation):  # type: ignore[no-untyped-call]
-    """The largest float32 tensor any operation allocates, and how many of that size."""
+    """The largest float32 tensor any torch operation allocates (views excluded)."""
 
     def __torch_dispatch__(
         self, func: Any, types: Any, args: Any = (), kwargs: Any = None
@@ -312,11 +312,7 @@ class LargestFloat32(LargestAllocation):  # type: ignore[no-untyped-call]
             if isinstance(t, torch.Tensor) and t.dtype == torch.float32:
                 if t.untyped_storage().data_ptr() in self.inputs:
                     continue
-                size = t.untyped_storage().nbytes() // 4
-                if size > self.largest:
-                    self.largest, self.storages = size, set()
-                if size == self.largest:
-                    self.storages.add(t.untyped_storage().data_ptr())
+                self.largest = max(self.largest, t.untyped_storage().nbytes() // 4)
         return result
 
 
@@ -333,9 +329,8 @@ def test_half_precision_never_copies_q_k_or_v_whole_to_float32(
     grad_out = torch.randn_like(out)
     with LargestFloat32(q, k, v, out, grad_out) as backward:
         torch.autograd.grad(out, (q, k, v), grad_out)
-    # dQ's float32 accumulator is the one (b, n, d) float32 tensor of the backward.
-    assert backward.largest == b * n * d
-    assert len(backward.storages) == 1
+    # The same in the backward: dQ is summed in float32 one query block at a time.
+    assert backward.largest <= max(b * block * block, b * n)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
