@@ -195,6 +195,95 @@ def check_backward_args(
 
 
 @checked_by(check_tiled_args)
+# --8<-- [start:attention_tiled_plain]
+def attention_tiled_plain(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    scale: float | None = None,
+    block_q: int = BLOCK_Q,
+    block_k: int = BLOCK_K,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tiled forward, plainest form: no mask, no in-place ops.
+
+    Each query block runs the online softmax over the key blocks.
+    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
+    ``v`` (..., n_k, d_v) -> out (..., n_q, d_v) and each row's
+    log-sum-exp, lse (..., n_q).
+    """
+    scale = default_scale(q.shape[-1]) if scale is None else scale
+    n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
+    blocks, lses = [], []
+    for i0 in range(0, n_q, block_q):
+        q_i = q[..., i0 : i0 + block_q, :] * scale  # (..., b_q, d_k)
+        m = q_i.new_full((*q_i.shape[:-1], 1), -math.inf)  # running max
+        l = q_i.new_zeros((*q_i.shape[:-1], 1))  # noqa: E741
+        acc = q_i.new_zeros((*q_i.shape[:-1], d_v))  # running sum of p v
+        for j0 in range(0, n_k, block_k):
+            k_j = k[..., j0 : j0 + block_k, :]  # (..., b_k, d_k)
+            v_j = v[..., j0 : j0 + block_k, :]  # (..., b_k, d_v)
+            s = q_i @ k_j.transpose(-2, -1)  # (..., b_q, b_k) scores
+            m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
+            p = torch.exp(s - m_new)
+            rescale = torch.exp(m - m_new)  # shrinks the old terms
+            l = l * rescale + p.sum(dim=-1, keepdim=True)  # noqa: E741
+            acc = acc * rescale + p @ v_j
+            m = m_new
+        blocks.append(acc / l)  # (..., b_q, d_v): this block's output
+        lses.append(m + torch.log(l))  # L = m + log l, (..., b_q, 1)
+    return torch.cat(blocks, dim=-2), torch.cat(lses, dim=-2).squeeze(-1)
+
+
+# --8<-- [end:attention_tiled_plain]
+
+
+@checked_by(check_backward_args)
+# --8<-- [start:attention_backward_plain]
+def attention_backward_plain(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    grad_out: torch.Tensor,
+    *,
+    scale: float | None = None,
+    block_q: int = BLOCK_Q,
+    block_k: int = BLOCK_K,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The FlashAttention backward, plainest form: no mask, no in-place.
+
+    Recomputes each score tile from q, k and its row's log-sum-exp
+    ``L`` (``out`` and ``lse`` are what ``attention_tiled_plain`` gives).
+    Shapes: ``out`` and ``grad_out`` (..., n_q, d_v), ``lse`` (..., n_q).
+    """
+    scale = default_scale(q.shape[-1]) if scale is None else scale
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    lse = lse.unsqueeze(-1)  # (..., n_q, 1)
+    d = (grad_out * out).sum(dim=-1, keepdim=True)  # D = rowsum(dO * O)
+    dq = torch.zeros_like(q)
+    dk, dv = torch.zeros_like(k), torch.zeros_like(v)
+    for j0 in range(0, n_k, block_k):
+        kj = slice(j0, j0 + block_k)
+        k_j, v_j = k[..., kj, :], v[..., kj, :]
+        for i0 in range(0, n_q, block_q):
+            qi = slice(i0, i0 + block_q)
+            q_i, do_i = q[..., qi, :], grad_out[..., qi, :]
+            s = scale * (q_i @ k_j.transpose(-2, -1))  # (..., b_q, b_k)
+            p = torch.exp(s - lse[..., qi, :])  # the weights again
+            dv[..., kj, :] += p.transpose(-2, -1) @ do_i
+            dp = do_i @ v_j.transpose(-2, -1)  # dL/dP
+            ds = p * (dp - d[..., qi, :])  # dS = P * (dP - D)
+            dq[..., qi, :] += scale * ds @ k_j
+            dk[..., kj, :] += scale * ds.transpose(-2, -1) @ q_i
+    return dq, dk, dv
+
+
+# --8<-- [end:attention_backward_plain]
+
+
+@checked_by(check_tiled_args)
 # --8<-- [start:tiled_attention_forward]
 def tiled_attention_forward(
     q: torch.Tensor,

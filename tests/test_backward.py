@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from selfattn import attention_matmul, attention_online, attention_tiled
 from selfattn.efficient import (
     TiledAttention,
+    attention_backward_plain,
+    attention_tiled_plain,
     tiled_attention_backward,
     tiled_attention_forward,
 )
@@ -362,3 +364,29 @@ def test_backward_bad_input_names_the_argument(
     args = {"out": out, "lse": lse, "grad_out": torch.ones_like(out)} | change
     with pytest.raises((TypeError, ValueError), match=message):
         tiled_attention_backward(q, q, q, args["out"], args["lse"], args["grad_out"])
+
+
+# --8<-- [start:test_plain_forms]
+@given(
+    p=qkv_problems(
+        dtypes=(torch.float64,), max_n=20, allow_mask=False, allow_causal=False
+    ),
+    block_q=st.integers(1, 9),
+    block_k=st.integers(1, 9),
+)
+def test_the_plain_forms_equal_the_tuned_ones(
+    p: QKV, block_q: int, block_k: int
+) -> None:
+    blocks = {"scale": p.scale, "block_q": block_q, "block_k": block_k}
+    out, lse = attention_tiled_plain(p.q, p.k, p.v, **blocks)
+    tuned_out, tuned_lse = tiled_attention_forward(p.q, p.k, p.v, **blocks)
+    torch.testing.assert_close(out, tuned_out)
+    torch.testing.assert_close(lse, tuned_lse)
+    grad_out = torch.randn_like(out)
+    plain = attention_backward_plain(p.q, p.k, p.v, out, lse, grad_out, **blocks)
+    tuned = tiled_attention_backward(p.q, p.k, p.v, out, lse, grad_out, **blocks)
+    for got, want in zip(plain, tuned, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+# --8<-- [end:test_plain_forms]
