@@ -194,7 +194,38 @@ def check_backward_args(
         raise ValueError(f"lse must be on q's device {q.device}, got {lse.device}")
 
 
-@checked_by(check_tiled_args)
+def check_plain_args(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    scale: Any = None,
+    block_q: Any = BLOCK_Q,
+    block_k: Any = BLOCK_K,
+) -> None:
+    """The plain forward's checks: the tiled ones without mask and causal."""
+    check_tiled_args(q, k, v, scale=scale, block_q=block_q, block_k=block_k)
+
+
+def check_plain_backward_args(
+    q: Any,
+    k: Any,
+    v: Any,
+    out: Any,
+    lse: Any,
+    grad_out: Any,
+    *,
+    scale: Any = None,
+    block_q: Any = BLOCK_Q,
+    block_k: Any = BLOCK_K,
+) -> None:
+    """The plain backward's checks: the tiled ones without mask and causal."""
+    check_backward_args(
+        q, k, v, out, lse, grad_out, scale=scale, block_q=block_q, block_k=block_k
+    )
+
+
+@checked_by(check_plain_args)
 # --8<-- [start:attention_tiled_plain]
 def attention_tiled_plain(
     q: torch.Tensor,
@@ -238,7 +269,7 @@ def attention_tiled_plain(
 # --8<-- [end:attention_tiled_plain]
 
 
-@checked_by(check_backward_args)
+@checked_by(check_plain_backward_args)
 # --8<-- [start:attention_backward_plain]
 def attention_backward_plain(
     q: torch.Tensor,
