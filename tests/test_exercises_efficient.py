@@ -14,7 +14,6 @@ from selfattn.exercises.backward_pass import logsumexp_blocks, saved_bytes
 from selfattn.exercises.efficient_attention import merge_states, tile_bytes
 from tests.test_backward import SavedBytes
 
-
 State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
