@@ -36,7 +36,6 @@ from selfattn._checks import (
     check_attention_args,
     check_flag,
     check_positive_int,
-    check_scale,
     check_tensor,
     checked_by,
 )
@@ -115,7 +114,7 @@ def shard(x: torch.Tensor, rank: int, world_size: int, *, layout: str) -> torch.
     """Rank ``rank``'s part of ``x`` (..., n, d) along the tokens (dim -2):
     (..., n / p, d). ``n`` must split into the layout's equal chunks."""
     size = x.shape[-2] // num_chunks(world_size, layout)
-    chunks = x.split(size, dim=-2)
+    chunks = torch.split(x, size, dim=-2)
     mine = [chunks[c] for c in chunk_ids(rank, world_size, layout)]
     return torch.cat(mine, dim=-2)
 
@@ -153,7 +152,7 @@ def unshard(shards: Sequence[torch.Tensor], *, layout: str) -> torch.Tensor:
     pieces: dict[int, torch.Tensor] = {}
     for rank, x in enumerate(shards):
         ids = chunk_ids(rank, p, layout)
-        for c, piece in zip(ids, x.chunk(len(ids), dim=-2)):
+        for c, piece in zip(ids, x.chunk(len(ids), -2), strict=True):
             pieces[c] = piece
     return torch.cat([pieces[c] for c in sorted(pieces)], dim=-2)
 
@@ -325,11 +324,13 @@ def ring_simulated(
                 q_r.chunk(len(mine), -2),
                 out.chunk(len(mine), -2),
                 lse.chunk(len(mine), -1),
+                strict=True,
             ):
                 for b, k_b, v_b in zip(
                     theirs,
                     k_s.chunk(len(theirs), -2),
                     v_s.chunk(len(theirs), -2),
+                    strict=True,
                 ):
                     kind = pair_kind(a, b, causal)
                     if kind == "skip":
@@ -475,7 +476,7 @@ def ring_forward(
             incoming = torch.empty_like(kv)
             works = _pass_on(kv, incoming, group, tag=0)
             _count(stats, kv, backward=False)
-        k_s, v_s = kv.split([d_k, kv.shape[-1] - d_k], dim=-1)
+        k_s, v_s = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
         theirs = chunk_ids(source, p, layout)
         for i, a in enumerate(mine):
             q_a = q.chunk(len(mine), -2)[i]
@@ -542,7 +543,7 @@ def ring_backward(
             acc_works = _pass_on(acc, acc_in, group, tag=1)
             _count(stats, acc, backward=True)
         part = torch.zeros_like(kv, dtype=work)  # this rank's share
-        k_s, v_s = kv.split([d_k, kv.shape[-1] - d_k], dim=-1)
+        k_s, v_s = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
         theirs = chunk_ids(source, p, layout)
         for i, a in enumerate(mine):
             for j, b in enumerate(theirs):
@@ -578,7 +579,7 @@ def ring_backward(
         _wait(_pass_on(acc, home, group, tag=1))
         _count(stats, acc, backward=True)
         acc = home
-    dk, dv = acc.split([d_k, acc.shape[-1] - d_k], dim=-1)
+    dk, dv = torch.split(acc, [d_k, acc.shape[-1] - d_k], dim=-1)
     return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
 
 
@@ -589,7 +590,7 @@ class _RingAttention(torch.autograd.Function):
     """Autograd glue: the forward keeps (out, lse); the backward is the ring again."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         q: torch.Tensor,
         k: torch.Tensor,
@@ -606,9 +607,7 @@ class _RingAttention(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         q, k, v, out, lse = ctx.saved_tensors
         scale, causal, layout, group, stats = ctx.settings
         dq, dk, dv = ring_backward(
@@ -653,7 +652,7 @@ def ring_attention(
     float16/bfloat16 blocks are computed and merged in float32.
     """
     scale = default_scale(q.shape[-1]) if scale is None else scale
-    out: torch.Tensor = _RingAttention.apply(
+    out: torch.Tensor = _RingAttention.apply(  # type: ignore[no-untyped-call]
         q, k, v, scale, causal, layout, group, stats
     )
     return out
@@ -767,6 +766,7 @@ def run_on_ranks(
     # A fork server imports torch once and forks every rank from that clean,
     # single-threaded process: seconds faster per group than "spawn", and safe
     # (the parent's OpenMP threads are never forked). Spawn where there is none.
+    ctx: Any
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["torch", "torch.distributed", "selfattn.ring"])
@@ -890,7 +890,7 @@ def demo(
     start = time.perf_counter()
     out = ring_attention(q, k, v, causal=causal, layout=layout, stats=stats)
     if backward:
-        out.sum().backward()
+        out.sum().backward()  # type: ignore[no-untyped-call]
     seconds = time.perf_counter() - start
     peak = None if before is None else max(0, _rss("VmHWM") - before)
     row: dict[str, Any] = {
@@ -910,8 +910,9 @@ def demo(
                 for c in range(num_chunks(p, layout))
             ]
             whole = [torch.cat([c[i] for c in chunks], dim=-2) for i in range(3)]
+            q0, k0, v0 = (t.unsqueeze(0) for t in whole)
             ref = torch.nn.functional.scaled_dot_product_attention(
-                *(t.unsqueeze(0) for t in whole), is_causal=causal
+                q0, k0, v0, is_causal=causal
             )[0]
             row["max_abs_diff_vs_sdpa"] = (
                 (unshard(gathered, layout=layout).cpu() - ref).abs().max().item()

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
@@ -55,8 +55,8 @@ def sdpa_with_grads(
     """PyTorch's attention on the whole sequence: [out, dq, dk, dv]."""
     q, k, v = (t.detach().clone().requires_grad_() for t in (q, k, v))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
-    out.backward(grad)
-    return [t.detach() for t in (out, q.grad, k.grad, v.grad)]  # type: ignore[misc]
+    out.backward(grad)  # type: ignore[no-untyped-call]
+    return [t.detach() for t in (out, q.grad, k.grad, v.grad) if t is not None]
 
 
 def ring_with_grads(
@@ -77,8 +77,8 @@ def ring_with_grads(
     out = ring_attention(
         q_r, k_r, v_r, causal=causal, layout=layout, scale=scale, stats=stats
     )
-    out.backward(shard(grad, rank, p, layout=layout))
-    return [t.detach() for t in (out, q_r.grad, k_r.grad, v_r.grad)]  # type: ignore[misc]
+    out.backward(shard(grad, rank, p, layout=layout))  # type: ignore[no-untyped-call]
+    return [t.detach() for t in (out, q_r.grad, k_r.grad, v_r.grad) if t is not None]
 
 
 def compare_cases() -> list[dict[str, Any]]:
@@ -94,15 +94,12 @@ def compare_cases() -> list[dict[str, Any]]:
                 scale = 0.7 if causal else None  # an explicit scale, too
                 q, k, v, grad = inputs(n, torch.float64, seed=p)
                 oracle = sdpa_with_grads(q, k, v, grad, causal, scale)
-                ours = ring_with_grads(
-                    *(t.to(dtype) for t in (q, k, v, grad)), causal, layout, scale
-                )
+                q_, k_, v_, g_ = (t.to(dtype) for t in (q, k, v, grad))
+                ours = ring_with_grads(q_, k_, v_, g_, causal, layout, scale)
                 if dtype == torch.float64:
                     tols = [1e-10] * 4
                 else:  # twice PyTorch's own float32 error, plus a rounding floor
-                    theirs = sdpa_with_grads(
-                        *(t.to(dtype) for t in (q, k, v, grad)), causal, scale
-                    )
+                    theirs = sdpa_with_grads(q_, k_, v_, g_, causal, scale)
                     eps = torch.finfo(dtype).eps
                     tols = [
                         2 * (t.double() - o).abs().max().item()
@@ -125,11 +122,11 @@ def compare_cases() -> list[dict[str, Any]]:
                     sim = ring_simulated(
                         q, k, v, world_size=p, causal=causal, layout=layout, scale=scale
                     )
-                    err = (ours[0] - shard(sim, rank, p, layout=layout)).abs().max()
+                    diff = ours[0] - shard(sim, rank, p, layout=layout)
                     rows.append(
                         {
                             "case": f"p={p} {layout} causal={causal} simulated == ring",
-                            "err": err.item(),
+                            "err": diff.abs().max().item(),
                             "tol": 1e-12,
                         }
                     )
@@ -175,14 +172,14 @@ def stats_cases() -> list[dict[str, Any]]:
     return rows
 
 
-class PeakTensorMemory(TorchDispatchMode):
+class PeakTensorMemory(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """The peak bytes of tensor storage alive at once, counting only storages made
     while the mode is on (``exclude``: tensors that existed before). Exact and
     independent of the allocator: every op's outputs are seen, and a storage
     counts until Python frees it."""
 
     def __init__(self, exclude: tuple[torch.Tensor, ...] = ()) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.known = {t.untyped_storage().data_ptr() for t in exclude}
         self.live: dict[int, tuple[Any, int]] = {}
         self.current = 0
@@ -224,7 +221,7 @@ def memory_cases(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
         tracker = PeakTensorMemory(exclude=(q_r, k_r, v_r, g_r))
         with tracker:
             out = ring_attention(q_r, k_r, v_r, causal=True, layout="zigzag")
-            out.backward(g_r)
+            out.backward(g_r)  # type: ignore[no-untyped-call]
             del out
         rows.append({"n": n, "rank": rank, "peak": tracker.peak})
     return rows

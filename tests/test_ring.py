@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 
 from selfattn.ring import (
     LAYOUTS,
@@ -103,7 +103,7 @@ def test_peak_memory_per_rank_grows_as_n_over_p() -> None:
     1 / p of the growth in one process (the tile, a constant, cancels)."""
     growth = {}
     for p in (1, 2, 4):
-        peak = {}
+        peak: dict[int, int] = {}
         for row in group_results(p)["memory"]:
             peak[row["n"]] = max(peak.get(row["n"], 0), row["peak"])
         growth[p] = peak[MEMORY_SIZES[1]] - peak[MEMORY_SIZES[0]]
