@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -39,7 +39,7 @@ from selfattn._checks import (
     check_tensor,
     checked_by,
 )
-from selfattn._ring_blocks import tiled_attention_backward, tiled_attention_forward
+from selfattn.efficient import tiled_attention_backward, tiled_attention_forward
 from selfattn.simplified import compute_dtype, default_scale
 
 LAYOUTS = ("contiguous", "zigzag")
@@ -113,8 +113,7 @@ def check_shard_args(x: Any, rank: Any, world_size: Any, *, layout: Any) -> None
 def shard(x: torch.Tensor, rank: int, world_size: int, *, layout: str) -> torch.Tensor:
     """Rank ``rank``'s part of ``x`` (..., n, d) along the tokens (dim -2):
     (..., n / p, d). ``n`` must split into the layout's equal chunks."""
-    size = x.shape[-2] // num_chunks(world_size, layout)
-    chunks = torch.split(x, size, dim=-2)
+    chunks = torch.tensor_split(x, num_chunks(world_size, layout), dim=-2)
     mine = [chunks[c] for c in chunk_ids(rank, world_size, layout)]
     return torch.cat(mine, dim=-2)
 
@@ -439,6 +438,7 @@ def _wait(works: list[dist.Work], stats: RingStats | None = None) -> None:
     start = time.perf_counter()
     for w in works:
         w.wait()
+    works.clear()  # a request keeps its buffers alive: let them go
     if stats is not None:
         stats.wait_seconds += time.perf_counter() - start
 
@@ -452,6 +452,56 @@ def _count(stats: RingStats | None, sent: torch.Tensor, backward: bool) -> None:
     else:
         stats.bytes_sent_forward += nbytes
     stats.messages_sent += 1
+
+
+def _pairs(
+    mine: tuple[int, ...],
+    theirs: tuple[int, ...],
+    causal: bool,
+    step: int,
+    record: list[Pair] | None,
+) -> Iterator[tuple[int, int, bool]]:
+    """(i, j, diagonal) for each pair of this rank's i-th query chunk and the held
+    block's j-th key chunk that is not skipped; ``record`` gets every pair."""
+    for i, a in enumerate(mine):
+        for j, b in enumerate(theirs):
+            kind = pair_kind(a, b, causal)
+            if record is not None:
+                record.append(Pair(step, a, b, kind))
+            if kind != "skip":
+                yield i, j, kind == "diagonal"
+
+
+# --8<-- [start:attend_block]
+def attend_block(
+    q: torch.Tensor,
+    kv: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    pairs: Iterable[tuple[int, int, bool]],
+    c: int,
+    d_k: int,
+    scale: float,
+) -> None:
+    """Fold q's attention over one held K | V block into the running
+    (out, lse), in place. A shard is c = 1 or 2 chunks; ``pairs`` lists
+    (query chunk i, key chunk j, diagonal) to compute."""
+    k, v = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
+    for i, j, diagonal in pairs:
+        o_b, l_b = tiled_attention_forward(
+            q.chunk(c, -2)[i],
+            k.chunk(c, -2)[j],
+            v.chunk(c, -2)[j],
+            scale=scale,
+            causal=diagonal,  # the causal square on the diagonal
+        )
+        o_i, l_i = out.chunk(c, -2)[i], lse.chunk(c, -1)[i]  # views
+        o_new, l_new = merge_partials(o_i, l_i, o_b, l_b)
+        o_i.copy_(o_new)
+        l_i.copy_(l_new)
+
+
+# --8<-- [end:attend_block]
 
 
 # --8<-- [start:ring_forward]
@@ -469,39 +519,20 @@ def ring_forward(
     shards, (..., n / p, d_k) and (..., n / p, d_v)."""
     rank, p, _, _ = _neighbours(group)
     mine = chunk_ids(rank, p, layout)
-    d_k = k.shape[-1]
-    kv = torch.cat([k, v], dim=-1)  # one message per step
+    record = None if stats is None else stats.forward_pairs
     work = compute_dtype(q.dtype)
     out = q.new_zeros((*q.shape[:-1], v.shape[-1]), dtype=work)
     lse = q.new_full(q.shape[:-1], -math.inf, dtype=work)
+    kv = torch.cat([k, v], dim=-1)  # one message per step
     for step in range(p):
         source = (rank - step) % p  # whose keys and values we hold
         if step < p - 1:  # the next block travels while we compute
             incoming = torch.empty_like(kv)
             works = _pass_on(kv, incoming, group, tag=0)
             _count(stats, kv, backward=False)
-        k_s, v_s = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
         theirs = chunk_ids(source, p, layout)
-        for i, a in enumerate(mine):
-            q_a = q.chunk(len(mine), -2)[i]
-            o_a = out.chunk(len(mine), -2)[i]
-            l_a = lse.chunk(len(mine), -1)[i]
-            for j, b in enumerate(theirs):
-                kind = pair_kind(a, b, causal)
-                if stats is not None:
-                    stats.forward_pairs.append(Pair(step, a, b, kind))
-                if kind == "skip":
-                    continue
-                o_b, l_b = tiled_attention_forward(
-                    q_a,
-                    k_s.chunk(len(theirs), -2)[j],
-                    v_s.chunk(len(theirs), -2)[j],
-                    scale=scale,
-                    causal=kind == "diagonal",
-                )
-                o_new, l_new = merge_partials(o_a, l_a, o_b, l_b)
-                o_a.copy_(o_new)  # views: out and lse change
-                l_a.copy_(l_new)
+        pairs = _pairs(mine, theirs, causal, step, record)
+        attend_block(q, kv, out, lse, pairs, len(mine), k.shape[-1], scale)
         if step < p - 1:
             _wait(works, stats)
             kv = incoming
@@ -509,6 +540,42 @@ def ring_forward(
 
 
 # --8<-- [end:ring_forward]
+
+
+# --8<-- [start:block_gradients]
+def block_gradients(
+    q: torch.Tensor,
+    kv: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    grad_out: torch.Tensor,
+    dq: torch.Tensor,
+    pairs: Iterable[tuple[int, int, bool]],
+    c: int,
+    d_k: int,
+    scale: float,
+) -> torch.Tensor:
+    """Add this rank's dQ over one held K | V block into ``dq`` (in
+    place) and return this rank's share of that block's dK | dV."""
+    k, v = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
+    part = torch.zeros_like(kv, dtype=dq.dtype)
+    for i, j, diagonal in pairs:
+        dq_i, dk_j, dv_j = tiled_attention_backward(
+            q.chunk(c, -2)[i],
+            k.chunk(c, -2)[j],
+            v.chunk(c, -2)[j],
+            out.chunk(c, -2)[i],
+            lse.chunk(c, -1)[i],
+            grad_out.chunk(c, -2)[i],
+            scale=scale,
+            causal=diagonal,
+        )
+        dq.chunk(c, -2)[i].add_(dq_i)
+        part.chunk(c, -2)[j].add_(torch.cat([dk_j, dv_j], dim=-1))
+    return part
+
+
+# --8<-- [end:block_gradients]
 
 
 # --8<-- [start:ring_backward]
@@ -526,55 +593,34 @@ def ring_backward(
     stats: RingStats | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """This rank's (dq, dk, dv). The key/value blocks go round the ring
-    again, each with an accumulator of its gradients (dK | dV) that
-    every rank adds to; one last hop brings each accumulator home."""
+    again, each followed by an accumulator of its gradients (dK | dV)
+    that every rank adds to; one last hop brings each one home."""
     rank, p, _, _ = _neighbours(group)
     mine = chunk_ids(rank, p, layout)
+    record = None if stats is None else stats.backward_pairs
     d_k = k.shape[-1]
-    work = compute_dtype(q.dtype)
+    dq = torch.zeros_like(q, dtype=compute_dtype(q.dtype))
     kv = torch.cat([k, v], dim=-1)
-    dq = torch.zeros_like(q, dtype=work)
-    acc = torch.zeros_like(kv, dtype=work)  # dK | dV of the block held
+    acc = torch.zeros_like(kv, dtype=dq.dtype)  # dK | dV of the block held
     for step in range(p):
         source = (rank - step) % p
-        works = []
         if step < p - 1:
             incoming = torch.empty_like(kv)
-            works += _pass_on(kv, incoming, group, tag=0)
+            works = _pass_on(kv, incoming, group, tag=0)
             _count(stats, kv, backward=True)
         if step > 0:  # last step's accumulator moves on with its block
             acc_in = torch.empty_like(acc)
             acc_works = _pass_on(acc, acc_in, group, tag=1)
             _count(stats, acc, backward=True)
-        part = torch.zeros_like(kv, dtype=work)  # this rank's share
-        k_s, v_s = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
-        theirs = chunk_ids(source, p, layout)
-        for i, a in enumerate(mine):
-            for j, b in enumerate(theirs):
-                kind = pair_kind(a, b, causal)
-                if stats is not None:
-                    stats.backward_pairs.append(Pair(step, a, b, kind))
-                if kind == "skip":
-                    continue
-                rows = [t.chunk(len(mine), -2)[i] for t in (q, out, grad_out)]
-                dq_a, dk_b, dv_b = tiled_attention_backward(
-                    rows[0],
-                    k_s.chunk(len(theirs), -2)[j],
-                    v_s.chunk(len(theirs), -2)[j],
-                    rows[1],
-                    lse.chunk(len(mine), -1)[i],
-                    rows[2],
-                    scale=scale,
-                    causal=kind == "diagonal",
-                )
-                dq.chunk(len(mine), -2)[i].add_(dq_a)
-                p_b = part.chunk(len(theirs), -2)[j]
-                p_b.add_(torch.cat([dk_b, dv_b], dim=-1))
+        pairs = _pairs(mine, chunk_ids(source, p, layout), causal, step, record)
+        part = block_gradients(
+            q, kv, out, lse, grad_out, dq, pairs, len(mine), d_k, scale
+        )
         if step > 0:
             _wait(acc_works, stats)
-            acc = acc_in.add_(part)
-        else:
-            acc = part
+            acc = acc_in
+        acc.add_(part)  # this rank's share joins the others'
+        del part  # freed before the next step makes its own
         if step < p - 1:
             _wait(works, stats)
             kv = incoming
