@@ -89,7 +89,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for n in sizes:
         for name in ("sdpa", "tiled"):
             (value,) = run_on_ranks(
-                single, 1, name, n, True, repeats(n), timeout=args.timeout,
+                single,
+                1,
+                name,
+                n,
+                True,
+                repeats(n),
+                timeout=args.timeout,
                 threads=cores,
             )
             rows.append({"impl": name, "n": n, "p": 1, **value})
@@ -97,8 +103,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for p in WORLD_SIZES:
             for layout in ("contiguous", "zigzag"):
                 ranks = run_on_ranks(
-                    demo, p, n, HEADS, D, "float32", True, layout, False, False,
-                    "cpu", repeats(n), timeout=args.timeout,
+                    demo,
+                    p,
+                    n,
+                    HEADS,
+                    D,
+                    "float32",
+                    True,
+                    layout,
+                    False,
+                    False,
+                    "cpu",
+                    repeats(n),
+                    timeout=args.timeout,
                     threads=max(1, cores // p),
                 )
                 rows.append(
@@ -136,8 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 1,024 .. 4,096")
     parser.add_argument("--max-n", type=int, default=0, help="skip larger n")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds one configuration may take")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds one configuration may take",
+    )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
     args = parser.parse_args(argv)
     result = run(args)
