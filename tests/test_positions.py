@@ -111,10 +111,13 @@ def test_rope_score_depends_only_on_the_offset(p: RopeProblem, shift: int) -> No
         return (rope(q, i, **kw) * rope(k, j, **kw)).sum(-1)
 
     shifted = score(i + shift, j + shift)  # both moved by the same t
-    assert_close(shifted, score(i, j))
+    # An angle p * theta is rounded to ~eps * p radians: the condition.
+    far = max(abs(int(t)) for t in (i, j, i + shift, j + shift))
+    tol = {"condition": 1.0 + far, "magnitude": float(q.norm() * k.norm())}
+    assert_close(shifted, score(i, j), **tol)
     # ... and it is q . R(j - i) k: the query stays put, the key turns
     # by the offset alone.
-    assert_close(score(i, j), (q * rope(k, j - i, **kw)).sum(-1))
+    assert_close(score(i, j), (q * rope(k, j - i, **kw)).sum(-1), **tol)
 
 
 # --8<-- [end:test_rope_offset]
@@ -242,7 +245,8 @@ def test_sinusoidal_matches_the_formula_of_the_paper(
             # PE(pos, 2i) = sin(pos / base^(2i/d)), PE(pos, 2i+1) = cos(...)
             expected[row, 2 * i] = math.sin(pos / base ** (2 * i / d))
             expected[row, 2 * i + 1] = math.cos(pos / base ** (2 * i / d))
-    assert_close(pe, expected)
+    # Angles up to offset + n radians, each rounded to ~eps * angle.
+    assert_close(pe, expected, condition=1.0 + offset + n)
 
 
 def test_sinusoidal_known_values() -> None:
@@ -320,7 +324,12 @@ def test_rope_attention_is_unchanged_when_every_position_shifts(
         q = k = rope(p.x, pos, base=p.base, layout=layout)
         return attention_matmul(q, k, p.x)
 
-    assert_close(attend(p.positions + shift), attend(p.positions))
+    # Scores move by ~eps * position * |q||k|; the softmax magnifies that by
+    # the spread of the scores.
+    far = 1.0 + shift + float(p.positions.max())
+    scores = (p.x @ p.x.mT).abs().amax() if p.x.numel() else torch.tensor(0.0)
+    condition = far * (1.0 + float(scores))
+    assert_close(attend(p.positions + shift), attend(p.positions), condition=condition)
 
 
 # --8<-- [end:test_rope_shift]
