@@ -9,8 +9,8 @@ nothing else changes. Two ways to tell it the order:
   offset between the two positions.
 
 RoPE comes in two channel layouts that differ only in which channels form a rotated
-pair: ``"half"`` pairs channel ``i`` with ``i + d/2`` (GPT-NeoX, Llama) and
-``"interleaved"`` pairs ``2i`` with ``2i + 1`` (RoFormer, GPT-J).
+pair: ``"half"`` pairs channel ``c`` with ``c + d/2`` (GPT-NeoX, Llama) and
+``"interleaved"`` pairs ``2c`` with ``2c + 1`` (RoFormer, GPT-J).
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def sinusoidal_positions(
 ) -> torch.Tensor:
     """Sinusoidal encodings of positions ``offset .. offset+n-1``, shape (n, d).
 
-    ``P[p, 2i] = sin(p * theta_i)``, ``P[p, 2i+1] = cos(p * theta_i)``, with
-    ``theta_i = base ** (-2i / d)``: pair ``i`` turns at its own frequency.
+    ``P[p, 2c] = sin(p * theta_c)``, ``P[p, 2c+1] = cos(p * theta_c)``, with
+    ``theta_c = base ** (-2c / d)``: pair ``c`` turns at its own frequency.
     Computed in float64, then rounded to ``dtype``.
     """
     p = torch.arange(offset, offset + n, dtype=torch.float64, device=device)
@@ -171,11 +171,11 @@ def rope_frequencies(
 ) -> torch.Tensor:
     """The angle per position of each channel pair, shape (d/2,).
 
-    ``theta_i = base ** (-2i / d)`` for ``i = 0 .. d/2 - 1``: pair 0 turns one
+    ``theta_c = base ** (-2c / d)`` for ``c = 0 .. d/2 - 1``: pair 0 turns one
     radian per position, the last pair almost ``1 / base``.
     """
-    i = torch.arange(d // 2, dtype=torch.float64, device=device)
-    return (base ** (-2 * i / d)).to(dtype)
+    c = torch.arange(d // 2, dtype=torch.float64, device=device)
+    return (base ** (-2 * c / d)).to(dtype)
 
 
 # --8<-- [end:rope_frequencies]
@@ -187,9 +187,9 @@ def rope_complex(
     x: torch.Tensor, positions: torch.Tensor, *, base: float = 10000.0
 ) -> torch.Tensor:
     """RoPE in its plainest form: each channel pair is a complex number,
-    multiplied by ``e^(i p theta_j)`` (p the row's position).
+    multiplied by ``e^(i p theta_c)`` (p the row's position).
 
-    Pairs are (2j, 2j+1), the interleaved layout. x (..., n, d) -> (..., n, d).
+    Pairs are (2c, 2c+1), the interleaved layout. x (..., n, d) -> (..., n, d).
     """
     d = x.shape[-1]
     pairs = torch.view_as_complex(
@@ -213,10 +213,10 @@ def rope(
     base: float = 10000.0,
     layout: str = "half",
 ) -> torch.Tensor:
-    """Rotate each channel pair of row p by the angle ``p * theta_j``.
+    """Rotate each channel pair of row p by the angle ``p * theta_c``.
 
-    ``(a, b) -> (a cos - b sin, a sin + b cos)``. Pairs: (j, j + d/2) for
-    ``layout="half"``, (2j, 2j+1) for ``"interleaved"``. float16 and
+    ``(a, b) -> (a cos - b sin, a sin + b cos)``. Pairs: (c, c + d/2) for
+    ``layout="half"``, (2c, 2c+1) for ``"interleaved"``. float16 and
     bfloat16 are rotated in float32 and rounded back.
     Shapes: x (..., n, d), positions (n,) integers -> (..., n, d).
     """
@@ -253,7 +253,7 @@ def interleaved_to_half(d: int) -> torch.Tensor:
     """Channel order that turns the interleaved layout into the half one.
 
     ``x[..., perm]`` puts the even channels first, then the odd ones, so
-    pair (2j, 2j+1) becomes pair (j, j + d/2):
+    pair (2c, 2c+1) becomes pair (c, c + d/2):
     ``rope(x[..., perm], p, layout="half")`` equals
     ``rope(x, p, layout="interleaved")[..., perm]``.
     """

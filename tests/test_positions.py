@@ -121,9 +121,9 @@ def test_rope_score_depends_only_on_the_offset(p: RopeProblem, shift: int) -> No
 
 
 def test_rope_relative_offset_in_float32_degrades_with_the_position() -> None:
-    # float32 angles p * theta carry an error of ~eps * p, so at position 1e6 the
-    # relative-offset property holds to ~1e-1 only: rope keeps positions modest in
-    # float32 or computes in float64. Here: the error stays below eps32 * p * |q||k|*8.
+    # float32 angles p * theta carry an error of ~eps * p radians, so the score's
+    # error grows with the position (the page prints it at 0, 1e3 and 1e5). The
+    # bound: 8 eps32 p |q| |k|, a few times the error of the angles alone.
     gen = torch.Generator().manual_seed(0)
     q, k = torch.randn(2, 1, 64, generator=gen, dtype=torch.float64)
     for start in (0, 1_000, 100_000):

@@ -26,7 +26,7 @@ def sinusoidal_heatmap(ink: str) -> Figure:
     pe = selfattn.sinusoidal_positions(48, 32)  # (n, d)
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     image = ax.imshow(pe.tolist(), cmap=CMAP, vmin=-1, vmax=1, aspect="auto")
-    ax.set_xlabel("channel (pair i = channels 2i, 2i+1)", fontsize=FONT)
+    ax.set_xlabel("channel (pair c = channels 2c, 2c+1)", fontsize=FONT)
     ax.set_ylabel("position p", fontsize=FONT)
     ax.tick_params(labelsize=FONT - 2)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)

@@ -25,6 +25,7 @@ print(torch.allclose(selfattn.attention_matmul(x[rev], x[rev], x[rev]), z[rev]))
 # %% [markdown]
 # With RoPE on the queries and keys it does not.
 
+
 # %%
 def with_rope(x: torch.Tensor) -> torch.Tensor:
     q = k = selfattn.rope(x, pos)

@@ -28,7 +28,7 @@ def shift_sinusoidal(
 ) -> torch.Tensor:
     """Encodings of positions p + t from those of positions p, without p.
 
-    Pair i holds (sin a, cos a), a = p theta_i; adding b = t theta_i is a
+    Pair c holds (sin a, cos a), a = p theta_c; adding b = t theta_c is a
     rotation: sin(a+b) = sin a cos b + cos a sin b,
     cos(a+b) = cos a cos b - sin a sin b. Shapes: (n, d) -> (n, d).
     """
@@ -78,8 +78,8 @@ def rows_interleaved_to_half(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     """W_q or W_k of a model trained with interleaved RoPE, for half RoPE.
 
     Output row r of head h is channel r of that head; permuting each
-    head's rows by `interleaved_to_half` moves pair (2j, 2j+1) to
-    (j, j + d_h/2). Shapes: (d_out, d_in) -> (d_out, d_in).
+    head's rows by `interleaved_to_half` moves pair (2c, 2c+1) to
+    (c, c + d_h/2). Shapes: (d_out, d_in) -> (d_out, d_in).
     """
     d_out, d_in = w.shape
     d_h = d_out // n_heads
