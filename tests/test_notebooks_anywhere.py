@@ -36,7 +36,9 @@ pytestmark = [
     ),
 ]
 
-NOTEBOOKS = sorted(p.relative_to(SITE).as_posix() for p in SITE.glob("notebooks/*/*.ipynb"))
+NOTEBOOKS = sorted(
+    p.relative_to(SITE).as_posix() for p in SITE.glob("notebooks/*/*.ipynb")
+)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -61,7 +63,11 @@ def served() -> Iterator[str]:
 def kernel_has_selfattn(python: str) -> bool:
     probe = "import importlib.util as u; print(u.find_spec('selfattn') is not None)"
     done = subprocess.run(
-        [python, "-I", "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [python, "-I", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout.strip() == "True"
 
