@@ -206,3 +206,47 @@ def bench(session: nox.Session) -> None:
     """
     install(session, "bench")
     session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)
+    # Training: forward + backward, with the PyPI peer (the optional extra "peers").
+    install(session, "bench", "peers")
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/bench_backward.py", *quick)
+
+
+@nox.session(default=False)
+def lighthouse(session: nox.Session) -> None:
+    """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
+    a table of performance, accessibility, best practices, SEO, LCP and TBT.
+
+    The site is $SELFATTN_SITE_DIR if set, else built here into site/. Pass page
+    paths, or --all for every page, after --. Needs /usr/bin/chromium (CHROME_PATH)
+    and npm (lighthouse is pinned in package.json; it downloads no browser).
+    """
+    chrome = os.environ.get("CHROME_PATH", str(CHROMIUM))
+    if not Path(chrome).exists():
+        session.error(
+            f"{chrome} is missing: install it with `apt-get install chromium`"
+        )
+    if shutil.which("npm") is None:
+        session.error("npm is missing: it installs lighthouse (package-lock.json)")
+    install(session, "test", "docs", "browser")
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--silent", external=True)
+    site = os.environ.get("SELFATTN_SITE_DIR")
+    if not site:
+        site = "site"
+        session.run("mkdocs", "build", "--strict", "-d", site, env=DOCS_ENV)
+    session.run(
+        "python",
+        "tests/browser/lighthouse_table.py",
+        site,
+        *session.posargs,
+        env={"CHROME_PATH": chrome},
+    )
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Train the look-back model from its seed (about a minute at most on a CPU), write
+    checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
+    install(session, "test")
+    session.run("python", "-m", "selfattn.train")
+    session.run("pytest", "-m", "slow", "tests/test_train.py")

@@ -10,14 +10,20 @@ selfattn with the site (``downloads/selfattn-<version>-py3-none-any.whl``, built
 from the working tree, without the network), and puts in front of every notebook a
 first cell that installs that wheel from the site's address (``site_url``), unless
 selfattn is importable already (as it is while the site is built).
+
+A code cell line ``# --8<-- "selfattn/mod.py:section"`` is replaced by that section of
+the file, as on the pages, so a notebook shows an exercise's solution without
+retyping it; a missing file or section fails the build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import jupytext
@@ -28,6 +34,27 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
 import selfattn
+
+INCLUDE = re.compile(r"""^# -+8<-+ "([^":]+):([^"]+)"$""", re.M)
+
+
+def expand_snippets(source: str, root: Path) -> str:
+    """Replace each ``# --8<-- "path:section"`` line with the section's code."""
+
+    def section(match: re.Match[str]) -> str:
+        path, name = match.group(1), match.group(2)
+        text = (root / path).read_text()
+        found = re.search(
+            rf"^[ \t]*# --8<-- \[start:{re.escape(name)}\]\n(.*?)"
+            rf"^[ \t]*# --8<-- \[end:{re.escape(name)}\]",
+            text,
+            flags=re.S | re.M,
+        )
+        if found is None:
+            raise ValueError(f"notebook includes {path}:{name}, which does not exist")
+        return textwrap.dedent(found.group(1)).strip("\n")
+
+    return INCLUDE.sub(section, source)
 
 
 @event_priority(
@@ -41,6 +68,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for source in sorted((docs / "notebooks").glob("*.py")):
         notebook = jupytext.read(source, fmt="py:percent")
         notebook.cells.insert(0, install_cell(config.site_url))
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.source = expand_snippets(cell.source, docs.parent)
         notebook.metadata["kernelspec"] = {
             "name": "python3",
             "display_name": "Python 3",
