@@ -212,7 +212,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_backward.py", *quick)
 
 
-@nox.session(default=False)
+@nox.session(venv_backend="none", default=False)
 def lighthouse(session: nox.Session) -> None:
     """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
     a table of performance, accessibility, best practices, SEO, LCP and TBT.
