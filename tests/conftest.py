@@ -349,3 +349,34 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return None
     asked = (Path(arg.split("::")[0]).resolve() for arg in config.args)
     return not any(path == browser or browser in path.parents for path in asked)
+
+
+@dataclass
+class RopeProblem:
+    """A drawn RoPE input: x (..., n, d) with d even, positions (n,), base, layout."""
+
+    x: torch.Tensor
+    positions: torch.Tensor
+    base: float
+    layout: str
+
+
+@st.composite
+def rope_problems(
+    draw: st.DrawFn,
+    dtypes: tuple[torch.dtype, ...] = (torch.float64,),
+    max_n: int = 8,
+    min_n: int = 0,
+    max_position: int = 10_000,
+) -> RopeProblem:
+    """Random leading dims, n, even d, positions in [0, max_position), base, layout."""
+    batch = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    n = draw(st.integers(min_n, max_n))
+    d = 2 * draw(st.integers(1, 8))
+    dtype = draw(st.sampled_from(dtypes))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    x = torch.randn(*batch, n, d, generator=gen).to(dtype)
+    positions = torch.randint(0, max_position, (n,), generator=gen)
+    base = draw(st.sampled_from([10_000.0, 500_000.0, 10.0]))
+    layout = draw(st.sampled_from(["half", "interleaved"]))
+    return RopeProblem(x, positions, base, layout)
