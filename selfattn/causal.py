@@ -126,7 +126,9 @@ def softmax_all_keys(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     if scores.shape[-1] == 0:  # rows of no scores: nothing to normalise
         return scores.clone()
     top = scores.masked_fill(~keep, float("-inf")).amax(dim=-1, keepdim=True)
-    top = torch.where(top == float("-inf"), 0.0, top)  # nothing kept: any shift will do
+    # Nothing kept: shift by the row's largest score, so that its sum is >= 1
+    # (a shift of 0 can underflow every term, and 0 / 0 poisons the gradients).
+    top = torch.where(top == float("-inf"), scores.amax(-1, keepdim=True), top)
     exp = torch.exp((scores - top).clamp(max=0.0))  # every entry in [0, 1]
     return exp / exp.sum(dim=-1, keepdim=True)
 
