@@ -243,7 +243,7 @@ def lighthouse(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Train the look-back model from its seed (about a minute at most on a CPU), write
     checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
