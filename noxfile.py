@@ -134,3 +134,7 @@ def bench(session: nox.Session) -> None:
     """
     install(session, "bench")
     session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)
+    # Training: forward + backward, with the PyPI peer (the optional extra "peers").
+    install(session, "bench", "peers")
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/bench_backward.py", *quick)

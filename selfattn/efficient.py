@@ -194,6 +194,126 @@ def check_backward_args(
         raise ValueError(f"lse must be on q's device {q.device}, got {lse.device}")
 
 
+def check_plain_args(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    scale: Any = None,
+    block_q: Any = BLOCK_Q,
+    block_k: Any = BLOCK_K,
+) -> None:
+    """The plain forward's checks: the tiled ones without mask and causal."""
+    check_tiled_args(q, k, v, scale=scale, block_q=block_q, block_k=block_k)
+
+
+def check_plain_backward_args(
+    q: Any,
+    k: Any,
+    v: Any,
+    out: Any,
+    lse: Any,
+    grad_out: Any,
+    *,
+    scale: Any = None,
+    block_q: Any = BLOCK_Q,
+    block_k: Any = BLOCK_K,
+) -> None:
+    """The plain backward's checks: the tiled ones without mask and causal."""
+    check_backward_args(
+        q, k, v, out, lse, grad_out, scale=scale, block_q=block_q, block_k=block_k
+    )
+
+
+@checked_by(check_plain_args)
+# --8<-- [start:attention_tiled_plain]
+def attention_tiled_plain(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    scale: float | None = None,
+    block_q: int = BLOCK_Q,
+    block_k: int = BLOCK_K,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tiled forward, plainest form: no mask, no in-place ops.
+
+    Each query block runs the online softmax over the key blocks.
+    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
+    ``v`` (..., n_k, d_v) -> out (..., n_q, d_v) and each row's
+    log-sum-exp, lse (..., n_q).
+    """
+    scale = default_scale(q.shape[-1]) if scale is None else scale
+    n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
+    blocks, lses = [], []
+    for i0 in range(0, n_q, block_q):
+        q_i = q[..., i0 : i0 + block_q, :] * scale  # (..., b_q, d_k)
+        m = q_i.new_full((*q_i.shape[:-1], 1), -math.inf)  # running max
+        l = q_i.new_zeros((*q_i.shape[:-1], 1))  # noqa: E741
+        acc = q_i.new_zeros((*q_i.shape[:-1], d_v))  # running sum of p v
+        for j0 in range(0, n_k, block_k):
+            k_j = k[..., j0 : j0 + block_k, :]  # (..., b_k, d_k)
+            v_j = v[..., j0 : j0 + block_k, :]  # (..., b_k, d_v)
+            s = q_i @ k_j.transpose(-2, -1)  # (..., b_q, b_k) scores
+            m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
+            p = torch.exp(s - m_new)
+            rescale = torch.exp(m - m_new)  # shrinks the old terms
+            l = l * rescale + p.sum(dim=-1, keepdim=True)  # noqa: E741
+            acc = acc * rescale + p @ v_j
+            m = m_new
+        blocks.append(acc / l)  # (..., b_q, d_v): this block's output
+        lses.append(m + torch.log(l))  # L = m + log l, (..., b_q, 1)
+    return torch.cat(blocks, dim=-2), torch.cat(lses, dim=-2).squeeze(-1)
+
+
+# --8<-- [end:attention_tiled_plain]
+
+
+@checked_by(check_plain_backward_args)
+# --8<-- [start:attention_backward_plain]
+def attention_backward_plain(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    grad_out: torch.Tensor,
+    *,
+    scale: float | None = None,
+    block_q: int = BLOCK_Q,
+    block_k: int = BLOCK_K,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The FlashAttention backward, plainest form: no mask, no in-place.
+
+    Recomputes each score tile from q, k and its row's log-sum-exp
+    ``L`` (``out`` and ``lse`` are what ``attention_tiled_plain`` gives).
+    Shapes: ``out`` and ``grad_out`` (..., n_q, d_v), ``lse`` (..., n_q).
+    """
+    scale = default_scale(q.shape[-1]) if scale is None else scale
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    lse = lse.unsqueeze(-1)  # (..., n_q, 1)
+    d = (grad_out * out).sum(dim=-1, keepdim=True)  # D = rowsum(dO * O)
+    dq = torch.zeros_like(q)
+    dk, dv = torch.zeros_like(k), torch.zeros_like(v)
+    for j0 in range(0, n_k, block_k):
+        kj = slice(j0, j0 + block_k)
+        k_j, v_j = k[..., kj, :], v[..., kj, :]
+        for i0 in range(0, n_q, block_q):
+            qi = slice(i0, i0 + block_q)
+            q_i, do_i = q[..., qi, :], grad_out[..., qi, :]
+            s = scale * (q_i @ k_j.transpose(-2, -1))  # (..., b_q, b_k)
+            p = torch.exp(s - lse[..., qi, :])  # the weights again
+            dv[..., kj, :] += p.transpose(-2, -1) @ do_i
+            dp = do_i @ v_j.transpose(-2, -1)  # dL/dP
+            ds = p * (dp - d[..., qi, :])  # dS = P * (dP - D)
+            dq[..., qi, :] += scale * ds @ k_j
+            dk[..., kj, :] += scale * ds.transpose(-2, -1) @ q_i
+    return dq, dk, dv
+
+
+# --8<-- [end:attention_backward_plain]
+
+
 @checked_by(check_tiled_args)
 # --8<-- [start:tiled_attention_forward]
 def tiled_attention_forward(
@@ -303,7 +423,12 @@ def tiled_attention_backward(
     for i0 in range(0, n_q, block_q):
         do_i, o_i = do3[:, i0 : i0 + block_q], o3[:, i0 : i0 + block_q]
         dsum[:, i0 : i0 + block_q] = (do_i.to(work) * o_i.to(work)).sum(-1, True)
-    dq = q3.new_zeros((b, n_q, d_k), dtype=work)  # dS K, summed over key blocks
+    # dQ_i sums dS K_j over key blocks: one contiguous accumulator per query block
+    # (a slice of one (B, n_q, d_k) tensor would make baddbmm_ loop over B).
+    dq_blocks = [
+        q3.new_zeros((b, min(block_q, n_q - i0), d_k), dtype=work)
+        for i0 in range(0, n_q, block_q)
+    ]
     dk, dv = torch.empty_like(k3), torch.empty_like(v3)
     size = b * min(block_q, n_q) * min(block_k, n_k)
     s_buf, dp_buf = q3.new_empty(size, dtype=work), q3.new_empty(size, dtype=work)
@@ -333,10 +458,10 @@ def tiled_attention_backward(
             dp = dp_buf[: math.prod(shape)].view(shape)
             torch.bmm(do_i, v_j.transpose(-2, -1), out=dp)  # dP = dO_i V_j^T
             ds = dp.sub_(dsum[:, i0:i1]).mul_(p)  # dS = P * (dP - D)
-            dq[:, i0:i1].baddbmm_(ds, k_j)  # dQ_i += dS K_j (scaled below)
+            dq_blocks[i0 // block_q].baddbmm_(ds, k_j)  # dQ_i += dS K_j
             dk_j.baddbmm_(ds.transpose(-2, -1), q_i)  # dK_j += dS^T (scale Q_i)
         dk[:, j0:j1], dv[:, j0:j1] = dk_j, dv_j
-    dq = dq.mul_(scale).to(q.dtype)
+    dq = torch.cat([(scale * dq_i).to(q.dtype) for dq_i in dq_blocks], dim=1)
     return dq.reshape(q.shape), dk.reshape(k.shape), dv.reshape(v.shape)
 
 
