@@ -7,8 +7,8 @@ attention_tiled: time, per-rank peak memory, bytes sent, time spent waiting.
 Every configuration runs in fresh processes forked from one server that imported
 torch once (``selfattn.ring.run_on_ranks``); each rank makes only its own shard.
 Peak memory is the resident-set high-water mark minus what was resident just before
-the call (Linux), with glibc told to return every freed block above 64 KiB to the
-system, so that memory freed by an earlier call cannot hide a later one's.
+the call (Linux), in a process that has run nothing larger than a 64-token warm-up,
+so that no memory freed earlier can be reused unseen.
 The time of a ring is its slowest rank's, the fastest of a few calls. Every wait is
 bounded (``--timeout``); the whole run takes a few minutes on 2 cores.
 """
@@ -28,13 +28,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]  # selfattn from this checkout; bench.py beside
 
-# Set before the fork server starts: every rank inherits the allocator settings.
-os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
-os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "0")
-
 import torch  # noqa: E402
-
 from bench import load_average, machine  # noqa: E402
+
 from selfattn import attention_tiled  # noqa: E402
 from selfattn.ring import demo, demo_chunk, ring_bytes, run_on_ranks  # noqa: E402
 
