@@ -81,6 +81,7 @@ def test_each_rank_computes_the_blocks_of_the_schedule(p: int) -> None:
         assert row["pairs_backward"] == row["schedule"], row["rank"]
 
 
+# --8<-- [start:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
 @pytest.mark.parametrize("p", WORLD_SIZES)
 def test_zigzag_balances_causal_tiles_and_contiguous_does_not(p: int) -> None:
     counted: dict[tuple[str, bool], list[int]] = {}
@@ -98,6 +99,9 @@ def test_zigzag_balances_causal_tiles_and_contiguous_does_not(p: int) -> None:
     assert counted[("zigzag", False)] == counted[("contiguous", False)] == [4 * p] * p
     assert tiles_per_rank(p, layout="zigzag", causal=True) == zigzag
     assert tiles_per_rank(p, layout="contiguous", causal=True) == contiguous
+
+
+# --8<-- [end:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
 
 
 def test_peak_memory_per_rank_grows_as_n_over_p() -> None:
