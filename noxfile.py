@@ -138,3 +138,11 @@ def bench(session: nox.Session) -> None:
     install(session, "bench", "peers")
     quick = ["--quick"] if "--quick" in session.posargs else []
     session.run("python", "benchmarks/bench_backward.py", *quick)
+
+
+@nox.session
+def bench_ring(session: nox.Session) -> None:
+    """Ring attention in 1, 2 and 4 local gloo processes next to SDPA and the tiled
+    forward (JSON: benchmarks/results/ring-*.json); ``-- --quick`` for n <= 4,096."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench_ring.py", *session.posargs)
