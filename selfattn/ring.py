@@ -1033,9 +1033,15 @@ def main(argv: list[str] | None = None) -> None:
         default=2,
         help="processes to start (ignored under torchrun)",
     )
-    parser.add_argument("--n", type=int, default=4096, help="sequence length")
+    # Not "--n" or "--d" alone: torchrun's own parser reads them as abbreviations
+    # of its options (--nnodes, ...) even after the module name.
+    parser.add_argument(
+        "--seq-len", "--n", dest="n", type=int, default=4096, help="sequence length n"
+    )
     parser.add_argument("--heads", type=int, default=1)
-    parser.add_argument("--d", type=int, default=64, help="d_k = d_v")
+    parser.add_argument(
+        "--head-dim", "--d", dest="d", type=int, default=64, help="d_k = d_v"
+    )
     parser.add_argument(
         "--dtype",
         default="float32",

@@ -296,3 +296,29 @@ def test_without_a_process_group_the_error_says_how_to_start_one() -> None:
 def test_bad_input_names_the_argument(call: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_entry_point_runs_a_local_ring(capsys: pytest.CaptureFixture[str]) -> None:
+    from selfattn.ring import main
+
+    main(
+        [
+            "--nproc",
+            "2",
+            "--seq-len",
+            "64",
+            "--head-dim",
+            "8",
+            "--causal",
+            "--layout",
+            "zigzag",
+            "--backward",
+            "--check",
+            "--timeout",
+            "120",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert "2 rank(s)" in printed
+    difference = float(printed.rsplit(":", 1)[1])
+    assert difference < 1e-5, printed
