@@ -30,8 +30,13 @@ from selfattn.ring import (
 # %%
 positions = torch.arange(8.0).unsqueeze(-1)
 for layout in ("contiguous", "zigzag"):
-    print(layout, [shard(positions, r, 2, layout=layout).flatten().int().tolist()
-                   for r in range(2)])
+    print(
+        layout,
+        [
+            shard(positions, r, 2, layout=layout).flatten().int().tolist()
+            for r in range(2)
+        ],
+    )
 
 # %% [markdown]
 # Two halves of the keys, merged by their log-sum-exp, give attention over all keys:
@@ -39,8 +44,10 @@ for layout in ("contiguous", "zigzag"):
 # %%
 torch.manual_seed(0)
 q, k, v = torch.randn(1, 4, 8), torch.randn(1, 10, 8), torch.randn(1, 10, 3)
-out, lse = merge_partials(*tiled_attention_forward(q, k[:, :6], v[:, :6]),
-                          *tiled_attention_forward(q, k[:, 6:], v[:, 6:]))
+out, lse = merge_partials(
+    *tiled_attention_forward(q, k[:, :6], v[:, :6]),
+    *tiled_attention_forward(q, k[:, 6:], v[:, 6:]),
+)
 print((out - sdpa(q, k, v)).abs().max().item())
 
 # %% [markdown]
@@ -74,8 +81,9 @@ dist.init_process_group(
     timeout=datetime.timedelta(seconds=60),
 )
 try:
-    q, k, v = (torch.randn(2, 16, 8, dtype=torch.float64, requires_grad=True)
-               for _ in range(3))
+    q, k, v = (
+        torch.randn(2, 16, 8, dtype=torch.float64, requires_grad=True) for _ in range(3)
+    )
     out = ring_attention(q, k, v, causal=True, layout="zigzag")
     out.sum().backward()
     grads = [t.grad for t in (q, k, v)]
@@ -83,6 +91,11 @@ try:
         t.grad = None
     sdpa(q, k, v, is_causal=True).sum().backward()
     print((out - sdpa(q, k, v, is_causal=True)).abs().max().item())
-    print(max((g - t.grad).abs().max().item() for g, t in zip(grads, (q, k, v))))
+    print(
+        max(
+            (g - t.grad).abs().max().item()
+            for g, t in zip(grads, (q, k, v), strict=True)
+        )
+    )
 finally:
     dist.destroy_process_group()
