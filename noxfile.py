@@ -212,6 +212,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_backward.py", *quick)
 
 
+@nox.session(venv_backend="none")
+def bench_ring(session: nox.Session) -> None:
+    """Ring attention in 1, 2 and 4 local gloo processes next to SDPA and the tiled
+    forward (JSON: benchmarks/results/ring-*.json); ``-- --quick`` for n <= 4,096."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench_ring.py", *session.posargs)
+
+
 @nox.session(venv_backend="none", default=False)
 def lighthouse(session: nox.Session) -> None:
     """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
