@@ -258,3 +258,11 @@ def train(session: nox.Session) -> None:
     install(session, "test")
     session.run("python", "-m", "selfattn.train")
     session.run("pytest", "-m", "slow", "tests/test_train.py")
+
+
+@nox.session(venv_backend="none")
+def bench_decode(session: nox.Session) -> None:
+    """Decode with and without the KV cache; cache bytes per token (MHA, GQA, MQA,
+    window) and peak memory. JSON in benchmarks/results/; ``-- --quick`` < 1 min."""
+    install(session)
+    session.run("python", "benchmarks/decode.py", *session.posargs)
