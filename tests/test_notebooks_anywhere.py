@@ -86,7 +86,7 @@ def test_a_downloaded_notebook_runs_outside_the_repository(
 
     assert KERNEL_PYTHON is not None
     with urlopen(served + path, timeout=30) as response:  # as a reader downloads it
-        notebook = nbformat.reads(response.read().decode(), as_version=4)
+        notebook = nbformat.reads(response.read().decode(), as_version=4)  # type: ignore[no-untyped-call]
     first = notebook.cells[0]
     assert first.metadata.get("selfattn", {}).get("install"), "no install cell first"
     # The cell installs from the address the site was built for; here the site is
