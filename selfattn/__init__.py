@@ -9,7 +9,13 @@ from selfattn.causal import (
     softmax_all_keys,
 )
 from selfattn.data import EMBEDDINGS, TOKENS, toy_inputs
-from selfattn.efficient import attention_online, attention_tiled, online_softmax_step
+from selfattn.efficient import (
+    attention_online,
+    attention_tiled,
+    online_softmax_step,
+    tiled_attention_backward,
+    tiled_attention_forward,
+)
 from selfattn.inference import (
     GroupedQueryAttention,
     KVCache,
@@ -117,6 +123,8 @@ __all__ = [
     "softmax_naive",
     "softmax_peak",
     "softmax_stable",
+    "tiled_attention_backward",
+    "tiled_attention_forward",
     "to_torch_mha",
     "torch_mha_forward",
     "toy_inputs",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
+import torch
 from _common import BAR, RESULTS, WRONG
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from selfattn import online_softmax_step
 
 CPU_RESULTS = RESULTS / "cpu-2core-float32-2026-11-27.json"
 GPU_RESULTS = {
@@ -150,7 +154,70 @@ def bench_gpu_memory(ink: str) -> Figure:
     return fig
 
 
+# One query's scores over 3 key blocks of 4, and a 1-d value per key: small enough
+# to read every step. The largest score arrives in the second block.
+STEP_SCORES = [0.5, 1.5, 0.2, 1.0, 2.8, 0.4, 1.9, -0.3, 1.2, 2.2, 0.6, 0.9]
+STEP_VALUES = [1.0, 3.0, 0.0, 2.0, 4.0, 1.0, 2.5, 0.5, 3.5, 1.5, 2.0, 0.0]
+STEP_BLOCK = 4
+
+
+def online_steps() -> list[dict[str, float]]:
+    """m, l, acc and acc / l after each key block, by ``online_softmax_step``."""
+    m = torch.full((1, 1, 1), -math.inf, dtype=torch.float64)
+    l = torch.zeros(1, 1, 1, dtype=torch.float64)  # noqa: E741
+    acc = torch.zeros(1, 1, 1, dtype=torch.float64)
+    s_all = torch.tensor(STEP_SCORES, dtype=torch.float64).view(1, 1, -1)
+    v_all = torch.tensor(STEP_VALUES, dtype=torch.float64).view(1, -1, 1)
+    steps = []
+    for j0 in range(0, len(STEP_SCORES), STEP_BLOCK):
+        block = s_all[..., j0 : j0 + STEP_BLOCK].clone()
+        m = online_softmax_step(m, l, acc, block, v_all[:, j0 : j0 + STEP_BLOCK])
+        steps.append(
+            {"m": m.item(), "l": l.item(), "acc": acc.item(), "z": (acc / l).item()}
+        )
+    return steps
+
+
+def online_softmax(ink: str) -> Figure:
+    """The online softmax step by step: m, l and acc after each key block."""
+    steps = online_steps()
+    colours = [BAR, WRONG, "#26a69a"]
+    fig, axes = plt.subplots(3, 1, figsize=(6.2, 8.2), sharex=False)
+    ax = axes[0]
+    for t, step in enumerate(steps):
+        keys = range(t * STEP_BLOCK, (t + 1) * STEP_BLOCK)
+        ax.bar(keys, STEP_SCORES[t * STEP_BLOCK : (t + 1) * STEP_BLOCK],
+               color=colours[t], alpha=0.85, label=f"block {t + 1}")  # fmt: skip
+        ax.hlines(step["m"], t * STEP_BLOCK - 0.4, (t + 1) * STEP_BLOCK - 0.6,
+                  colors=ink, lw=2.5)  # fmt: skip
+        ax.text((t + 0.5) * STEP_BLOCK - 0.5, step["m"] + 0.15,
+                f"m = {step['m']:.1f}", ha="center", fontsize=12)  # fmt: skip
+    ax.set_ylim(-0.6, 3.6)
+    ax.set_xticks(range(len(STEP_SCORES)))
+    ax.set_xlabel("key j")
+    ax.set_ylabel("score")
+    ax.set_title("scores, and the running max m after each block", fontsize=13)
+    labels = [f"after block {t + 1}" for t in range(len(steps))]
+    for ax, key, title in (
+        (axes[1], "l", "running sum l (rescaled when m grows)"),
+        (axes[2], "acc", "accumulator acc (rescaled the same way)"),
+    ):
+        values = [step[key] for step in steps]
+        ax.bar(labels, values, color=colours, alpha=0.85)
+        for t, value in enumerate(values):
+            ax.text(t, value, f"{value:.2f}", ha="center", va="bottom", fontsize=12)
+        ax.set_ylim(0, max(values) * 1.25)
+        ax.set_title(title, fontsize=13)
+    final = steps[-1]["z"]
+    axes[2].set_xlabel(f"after the last block: z = acc / l = {final:.2f}")
+    for ax in axes:
+        ax.tick_params(labelsize=12)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[str], Figure]] = {
+    "online-softmax": online_softmax,
     "tiles": tiles,
     "bench-cpu": bench_cpu,
     "bench-gpu": bench_gpu,
