@@ -212,7 +212,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_backward.py", *quick)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def bench_ring(session: nox.Session) -> None:
     """Ring attention in 1, 2 and 4 local gloo processes next to SDPA and the tiled
     forward (JSON: benchmarks/results/ring-*.json); ``-- --quick`` for n <= 4,096."""
@@ -220,7 +220,7 @@ def bench_ring(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_ring.py", *session.posargs)
 
 
-@nox.session(default=False)
+@nox.session(venv_backend="none", default=False)
 def lighthouse(session: nox.Session) -> None:
     """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
     a table of performance, accessibility, best practices, SEO, LCP and TBT.
@@ -251,10 +251,18 @@ def lighthouse(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Train the look-back model from its seed (about a minute at most on a CPU), write
     checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
     install(session, "test")
     session.run("python", "-m", "selfattn.train")
     session.run("pytest", "-m", "slow", "tests/test_train.py")
+
+
+@nox.session(venv_backend="none")
+def bench_decode(session: nox.Session) -> None:
+    """Decode with and without the KV cache; cache bytes per token (MHA, GQA, MQA,
+    window) and peak memory. JSON in benchmarks/results/; ``-- --quick`` < 1 min."""
+    install(session)
+    session.run("python", "benchmarks/decode.py", *session.posargs)

@@ -50,6 +50,7 @@ ATTENTION_FULLY_MASKED_ODDS = 4
 # float16 and bfloat16 are computed in float32 and rounded once at the end, so their
 # error is float32's plus one rounding in their own precision.
 ULPS = 64  # rounding errors of a few dozen operations, in units of eps(dtype)
+SCORE_ULPS = 8  # per unit of score size: a score s is known to about 8 eps |s|
 
 
 def eps(dtype: torch.dtype) -> float:
@@ -64,10 +65,12 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def relative_tolerance(dtype: torch.dtype, condition: float = 1.0) -> float:
-    """ULPS units of the computing precision, times ``condition`` (how much the
-    problem magnifies rounding errors: 1 + the largest score for attention), plus
-    two units of ``dtype`` for the final rounding of float16 and bfloat16."""
-    tol = ULPS * eps(compute_dtype(dtype)) * condition
+    """ULPS units of the computing precision, plus SCORE_ULPS units for each unit of
+    ``condition - 1`` (how much the problem magnifies rounding errors: for attention
+    the size of the largest score, as an absolute error e in a score changes its
+    weight by a factor of about 1 + e), plus two units of ``dtype`` for the final
+    rounding of float16 and bfloat16."""
+    tol = eps(compute_dtype(dtype)) * (ULPS + SCORE_ULPS * (condition - 1))
     if compute_dtype(dtype) != dtype:
         tol += 2 * eps(dtype)
     return tol
@@ -210,6 +213,20 @@ class QKV:
     def magnitude(self) -> float:
         """The largest |v|: no output can be larger."""
         return float(self.v.double().abs().amax()) if self.v.numel() else 0.0
+
+    def gradient_sizes(self, upstream: torch.Tensor) -> tuple[float, float, float]:
+        """Bounds on the size of the gradients of q, k and v under ``upstream``:
+        dq_i = scale sum_j a_ij (dP_ij - D_i) k_j with |dP_ij| <= d_v |up| |v|, and
+        alike for dk; dv_j = sum_i a_ij up_i. Errors are measured against these."""
+        scale = (
+            self.scale if self.scale is not None else 1 / math.sqrt(self.q.shape[-1])
+        )
+        up = float(upstream.detach().abs().amax()) if upstream.numel() else 0.0
+        n_q, d_v = self.q.shape[-2], self.v.shape[-1]
+        dp = 2 * d_v * up * self.magnitude()
+        size_k = float(self.k.double().abs().amax()) if self.k.numel() else 0.0
+        size_q = float(self.q.double().abs().amax()) if self.q.numel() else 0.0
+        return abs(scale) * dp * size_k, abs(scale) * dp * size_q, n_q * up
 
     def allowed(self) -> torch.Tensor:
         """Which keys each query may attend to, (..., n_q, n_k): mask and causal."""

@@ -36,7 +36,9 @@ pytestmark = [
     ),
 ]
 
-NOTEBOOKS = sorted(p.relative_to(SITE).as_posix() for p in SITE.glob("notebooks/*/*.ipynb"))
+NOTEBOOKS = sorted(
+    p.relative_to(SITE).as_posix() for p in SITE.glob("notebooks/*/*.ipynb")
+)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -61,7 +63,11 @@ def served() -> Iterator[str]:
 def kernel_has_selfattn(python: str) -> bool:
     probe = "import importlib.util as u; print(u.find_spec('selfattn') is not None)"
     done = subprocess.run(
-        [python, "-I", "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [python, "-I", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout.strip() == "True"
 
@@ -80,7 +86,7 @@ def test_a_downloaded_notebook_runs_outside_the_repository(
 
     assert KERNEL_PYTHON is not None
     with urlopen(served + path, timeout=30) as response:  # as a reader downloads it
-        notebook = nbformat.reads(response.read().decode(), as_version=4)
+        notebook = nbformat.reads(response.read().decode(), as_version=4)  # type: ignore[no-untyped-call]
     first = notebook.cells[0]
     assert first.metadata.get("selfattn", {}).get("install"), "no install cell first"
     # The cell installs from the address the site was built for; here the site is

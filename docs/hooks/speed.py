@@ -205,6 +205,24 @@ def _resolve(page_url: str, src: str) -> list[str]:
     return parts
 
 
+# KaTeX's stylesheet declares its fonts font-display: block, so text with math stays
+# invisible until they arrive; the two that nearly every formula uses are fetched
+# at once, alongside the stylesheets, rather than after the first layout.
+KATEX_FONTS = ("KaTeX_Main-Regular.woff2", "KaTeX_Math-Italic.woff2")
+
+
+def preload_katex_fonts(output: str, page: Page) -> str:
+    match = KATEX_CSS.search(output)
+    if not match:
+        return output
+    links = "".join(
+        '<link rel="preload" as="font" type="font/woff2" crossorigin '
+        f'href="{get_relative_url("assets/vendor/katex/fonts/" + font, page.url)}">'
+        for font in KATEX_FONTS
+    )
+    return output[: match.start()] + links + output[match.start() :]
+
+
 @event_priority(-90)  # after mkdocs-jupyter's HTML is in the page, before offline.py
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     # Material's instant navigation brings the next page's <head> along (it adds and
@@ -216,6 +234,8 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
         output = MKDOCSTRINGS_CSS.sub("", output)
     if 'class="arithmatex"' not in output:
         output = KATEX_CSS.sub("", output)
+    else:
+        output = preload_katex_fonts(output, page)
     if node() and KATEX_JS.is_file():
         output = server_side_math(output)
     output = light_figures(output, page, config)
