@@ -113,7 +113,10 @@ def test_rope_score_depends_only_on_the_offset(p: RopeProblem, shift: int) -> No
     shifted = score(i + shift, j + shift)  # both moved by the same t
     # An angle p * theta is rounded to ~eps * p radians: the condition.
     far = max(abs(int(t)) for t in (i, j, i + shift, j + shift))
-    tol = {"condition": 1.0 + far, "magnitude": float(q.norm() * k.norm())}
+    tol: dict[str, Any] = {
+        "condition": 1.0 + far,
+        "magnitude": float(q.norm() * k.norm()),
+    }
     assert_close(shifted, score(i, j), **tol)
     # ... and it is q . R(j - i) k: the query stays put, the key turns
     # by the offset alone.
