@@ -16,6 +16,16 @@ from selfattn.efficient import (
     tiled_attention_backward,
     tiled_attention_forward,
 )
+from selfattn.inference import (
+    GroupedQueryAttention,
+    KVCache,
+    band_mask,
+    decode_step_plain,
+    grouped_attention,
+    grouped_attention_plain,
+    kv_cache_bytes,
+    repeat_kv,
+)
 from selfattn.masks import causal_mask
 from selfattn.multihead import (
     MultiHeadAttention,
@@ -25,6 +35,14 @@ from selfattn.multihead import (
     torch_mha_forward,
 )
 from selfattn.pitfalls import seed_loop_context_vector, seed_loop_weights
+from selfattn.positions import (
+    half_to_interleaved,
+    interleaved_to_half,
+    rope,
+    rope_complex,
+    rope_frequencies,
+    sinusoidal_positions,
+)
 from selfattn.registry import IMPLEMENTATIONS, AttentionFn
 from selfattn.simplified import (
     attention_loop,
@@ -59,6 +77,8 @@ __all__ = [
     "TOKENS",
     "AttentionFn",
     "CausalAttention",
+    "GroupedQueryAttention",
+    "KVCache",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
     "SelfAttentionLinear",
@@ -71,6 +91,7 @@ __all__ = [
     "attention_scores_loop",
     "attention_tiled",
     "attention_weights",
+    "band_mask",
     "causal_mask",
     "causal_softmax",
     "causal_softmax_renormalised",
@@ -79,13 +100,24 @@ __all__ = [
     "copy_linear_to_params",
     "copy_params_to_linear",
     "copy_wrapper_to_fused",
+    "decode_step_plain",
     "default_scale",
+    "grouped_attention",
+    "grouped_attention_plain",
+    "half_to_interleaved",
+    "interleaved_to_half",
+    "kv_cache_bytes",
     "normalize_by_sum",
     "online_softmax_step",
     "renormalise",
+    "repeat_kv",
+    "rope",
+    "rope_complex",
+    "rope_frequencies",
     "score_variance",
     "seed_loop_context_vector",
     "seed_loop_weights",
+    "sinusoidal_positions",
     "softmax_all_keys",
     "softmax_masked",
     "softmax_naive",

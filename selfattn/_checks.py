@@ -231,3 +231,31 @@ def checked_module(
         return cls
 
     return decorate
+
+
+def check_device(name: str, value: Any) -> None:
+    """Check that ``value`` is None, a torch.device or a string naming a device."""
+    if value is None or isinstance(value, torch.device):
+        return
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a torch.device, a string such as 'cpu', or None, "
+            f"got {_describe(value)}"
+        )
+    try:
+        torch.device(value)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} must name a device such as 'cpu' or 'cuda:0', got {value!r}"
+        ) from None
+
+
+def check_float_dtype(name: str, value: Any) -> None:
+    """Check that ``value`` is a floating-point torch.dtype."""
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype, got {_describe(value)}")
+    if not value.is_floating_point:
+        raise TypeError(
+            f"{name} must be a floating-point dtype (float16, bfloat16, float32 or "
+            f"float64), got {value}"
+        )

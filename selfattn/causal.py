@@ -116,15 +116,20 @@ def softmax_all_keys(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Softmax over every key, masked ones included, shifted by the largest *kept* score.
 
     ``P_ij = exp(min(s_ij - m_i, 0)) / sum_l exp(min(s_il - m_i, 0))``, ``m_i`` the row's
-    largest kept score. Only masked keys can lie above ``m_i``; capping them at
-    ``exp(0) = 1`` keeps the kept weights from underflowing, and ``renormalise`` drops
-    them anyway. Shapes: ``scores`` (..., n_q, n_k), ``keep`` broadcastable to it.
+    largest kept score. Only masked keys can lie above ``m_i``, and they are capped at
+    ``exp(0) = 1``. The largest kept key contributes ``exp(0) = 1`` too, so each row's
+    sum lies in ``[1, n_k]`` and that key's weight is at least ``1 / n_k``: it cannot
+    underflow. A kept key far below ``m_i`` can still underflow to 0, as in any
+    softmax. ``renormalise`` drops the masked keys afterwards.
+    Shapes: ``scores`` (..., n_q, n_k), ``keep`` broadcastable to it.
     """
     if scores.shape[-1] == 0:  # rows of no scores: nothing to normalise
         return scores.clone()
     top = scores.masked_fill(~keep, float("-inf")).amax(dim=-1, keepdim=True)
-    top = torch.where(top == float("-inf"), 0.0, top)  # nothing kept: any shift will do
-    exp = torch.exp((scores - top).clamp(max=0.0))  # every entry in (0, 1]
+    # Nothing kept: shift by the row's largest score, so that its sum is >= 1
+    # (a shift of 0 can underflow every term, and 0 / 0 poisons the gradients).
+    top = torch.where(top == float("-inf"), scores.amax(-1, keepdim=True), top)
+    exp = torch.exp((scores - top).clamp(max=0.0))  # every entry in [0, 1]
     return exp / exp.sum(dim=-1, keepdim=True)
 
 

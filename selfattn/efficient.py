@@ -17,7 +17,12 @@ from typing import Any
 
 import torch
 
-from selfattn._checks import check_attention_args, check_tensor, checked_by
+from selfattn._checks import (
+    check_attention_args,
+    check_same_dtype_and_device,
+    check_tensor,
+    checked_by,
+)
 from selfattn.simplified import compute_dtype, default_scale
 
 # Block sizes, measured on a 2-core Xeon (Sapphire Rapids, 2 MiB L2 per core) with
@@ -69,6 +74,34 @@ def check_tiled_args(
     _check_block("block_k", block_k)
 
 
+def check_online_step(m: Any, l: Any, acc: Any, s: Any, v_j: Any) -> None:  # noqa: E741
+    """``m``, ``l`` (B, n_q, 1), ``acc`` (B, n_q, d_v), ``s`` (B, n_q, b_k),
+    ``v_j`` (B, b_k, d_v): one dtype, one device."""
+    args = {"m": m, "l": l, "acc": acc, "s": s, "v_j": v_j}
+    for name, value in args.items():
+        check_tensor(name, value, min_dims=3)
+        if value.dim() != 3:
+            raise ValueError(
+                f"{name} must have 3 dimensions (B, rows, columns), got shape "
+                f"{tuple(value.shape)}"
+            )
+    check_same_dtype_and_device(**args)
+    b, n_q, b_k, d_v = s.shape[0], s.shape[1], s.shape[2], v_j.shape[2]
+    expected = {
+        "m": (b, n_q, 1),
+        "l": (b, n_q, 1),
+        "acc": (b, n_q, d_v),
+        "v_j": (b, b_k, d_v),
+    }
+    for name, shape in expected.items():
+        if tuple(args[name].shape) != shape:
+            raise ValueError(
+                f"{name} must have shape {shape} to match s {tuple(s.shape)} and "
+                f"v_j {tuple(v_j.shape)}, got {tuple(args[name].shape)}"
+            )
+
+
+@checked_by(check_online_step)
 # --8<-- [start:online_softmax_step]
 def online_softmax_step(
     m: torch.Tensor,

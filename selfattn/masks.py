@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import torch
 
-from selfattn._checks import check_positive_int, checked_by
+from selfattn._checks import check_device, check_positive_int, checked_by
 
 
 def check_causal_mask_args(
@@ -15,6 +15,7 @@ def check_causal_mask_args(
     """``n_q``, ``n_k`` counts of tokens, ``align`` one of the two alignments."""
     check_positive_int("n_q", n_q, minimum=0)
     check_positive_int("n_k", n_k, minimum=0)
+    check_device("device", device)
     if align not in ("top-left", "bottom-right"):
         raise ValueError(f"align must be 'top-left' or 'bottom-right', got {align!r}")
 

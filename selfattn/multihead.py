@@ -93,7 +93,11 @@ class MultiHeadAttentionWrapper(nn.Module):
 # --8<-- [end:MultiHeadAttentionWrapper]
 
 
-@checked_module(init=check_multihead_config, forward=check_multihead_input)
+@checked_module(
+    init=check_multihead_config,
+    forward=check_multihead_input,
+    attention_weights=check_multihead_input,
+)
 # --8<-- [start:MultiHeadAttention]
 class MultiHeadAttention(nn.Module):
     """Causal multi-head attention with one projection per role, split into heads.
@@ -133,21 +137,30 @@ class MultiHeadAttention(nn.Module):
         t = t.view(*t.shape[:-1], self.num_heads, self.head_dim)  # (..., n, h, d_h)
         return t.transpose(-3, -2)  # (..., h, n, d_h): each head a batch of its own
 
-    def forward(
+    def attention_weights(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """``(..., n, d_in)`` -> ``(..., h, n, n)``: every head's weights."""
         n = x.shape[-2]
         queries = self.split_heads(self.W_query(x))  # (..., h, n, d_h)
         keys = self.split_heads(self.W_key(x))  # (..., h, n, d_h)
-        values = self.split_heads(self.W_value(x))  # (..., h, n, d_h)
         keep = self.mask[:n, :n]  # (n, n)
         if mask is not None:
-            keep = keep & mask.unsqueeze(-3)  # (..., 1, n, n): one mask for every head
+            keep = keep & mask.unsqueeze(-3)  # (..., 1, n, n): for every head
         scores = queries @ keys.transpose(-2, -1)  # (..., h, n, n)
-        weights = softmax_masked(scores / math.sqrt(self.head_dim), keep)
+        return softmax_masked(scores / math.sqrt(self.head_dim), keep)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        values = self.split_heads(self.W_value(x))  # (..., h, n, d_h)
+        weights = self.attention_weights(x, mask)  # (..., h, n, n)
         context = self.dropout(weights) @ values  # (..., h, n, d_h)
-        # Heads side by side again; reshape copies, as the transpose left gaps.
-        context = context.transpose(-3, -2).reshape(*x.shape[:-1], self.d_out)
+        # Heads side by side again. After the transpose the numbers are no
+        # longer in row order in memory (not contiguous), so view() cannot
+        # merge the last two dimensions; reshape() copies them into order.
+        context = context.transpose(-3, -2)  # (..., n, h, d_h)
+        context = context.reshape(*x.shape[:-1], self.d_out)  # (..., n, d_out)
         out: torch.Tensor = self.out_proj(context)  # (..., n, d_out)
         return out
 

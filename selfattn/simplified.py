@@ -14,6 +14,7 @@ import torch
 
 from selfattn._checks import (
     check_attention_args,
+    check_positive_int,
     check_same_dtype_and_device,
     check_tensor,
     checked_by,
@@ -81,12 +82,16 @@ def check_weights_args(
     q: Any, k: Any, *, mask: Any = None, scale: Any = None, causal: Any = False
 ) -> None:
     """The checks of the calling convention, with k standing in for v."""
+    check_attention_args(q, k, k, mask=mask, scale=scale, causal=causal)
 
 
 @checked_by(check_query_and_inputs)
 # --8<-- [start:attention_scores_loop]
-def attention_scores_loop(query: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """One query's score against every token: ``s_j = x_j . q``, one dot product each.
+def attention_scores_loop(
+    query: torch.Tensor,
+    inputs: torch.Tensor,
+) -> torch.Tensor:
+    """One query's score for every token: ``omega_j = x^(j) . q``.
 
     Shapes: ``query`` (d,), ``inputs`` (n, d) -> scores (n,).
     """
@@ -101,8 +106,11 @@ def attention_scores_loop(query: torch.Tensor, inputs: torch.Tensor) -> torch.Te
 
 @checked_by(check_weights_and_values)
 # --8<-- [start:context_vector_loop]
-def context_vector_loop(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """One query's context vector, the weighted sum ``z = sum_j w_j v_j``.
+def context_vector_loop(
+    weights: torch.Tensor,
+    values: torch.Tensor,
+) -> torch.Tensor:
+    """One query's context vector: ``z = sum_j alpha_j v^(j)``.
 
     Shapes: ``weights`` (n,), ``values`` (n, d_v) -> context (d_v,).
     """
@@ -117,12 +125,17 @@ def context_vector_loop(weights: torch.Tensor, values: torch.Tensor) -> torch.Te
 
 @checked_by(check_queries_and_keys)
 # --8<-- [start:attention_scores]
-def attention_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """Every query against every key at once: ``S = Q K^T``.
+def attention_scores(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+) -> torch.Tensor:
+    """Every query against every key at once: ``Omega = Q K^T``.
 
-    Shapes: ``queries`` (..., n_q, d), ``keys`` (..., n_k, d) -> scores (..., n_q, n_k).
+    Shapes: ``queries`` (..., n_q, d), ``keys`` (..., n_k, d)
+    -> scores (..., n_q, n_k).
     """
-    return queries @ keys.transpose(-2, -1)  # (..., n_q, d) @ (..., d, n_k)
+    # (..., n_q, d) @ (..., d, n_k) -> (..., n_q, n_k)
+    return queries @ keys.transpose(-2, -1)
 
 
 # --8<-- [end:attention_scores]
@@ -130,10 +143,14 @@ def attention_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
 
 @checked_by(check_weight_matrix_and_values)
 # --8<-- [start:context_vectors]
-def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Every context vector at once: ``Z = A V``, row ``i`` is ``sum_j A_ij v_j``.
+def context_vectors(
+    weights: torch.Tensor,
+    values: torch.Tensor,
+) -> torch.Tensor:
+    """Every context vector at once: ``Z = A V``.
 
-    Shapes: ``weights`` (..., n_q, n_k), ``values`` (..., n_k, d_v) -> (..., n_q, d_v).
+    Row ``i`` is ``sum_j alpha_ij v^(j)``. Shapes: ``weights``
+    (..., n_q, n_k), ``values`` (..., n_k, d_v) -> (..., n_q, d_v).
     """
     return weights @ values
 
@@ -141,6 +158,12 @@ def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor
 # --8<-- [end:context_vectors]
 
 
+def check_d_k(d_k: Any) -> None:
+    """``d_k`` is a positive int (a number of features)."""
+    check_positive_int("d_k", d_k)
+
+
+@checked_by(check_d_k)
 # --8<-- [start:default_scale]
 def default_scale(d_k: int) -> float:
     """The scale used when ``scale=None``: ``1 / sqrt(d_k)``."""

@@ -28,22 +28,27 @@ def check_masked_scores(scores: Any, keep: Any) -> None:
         got = keep.dtype if isinstance(keep, torch.Tensor) else type(keep).__name__
         raise TypeError(f"keep must be a bool tensor, got {got}")
     try:
-        torch.broadcast_shapes(keep.shape, scores.shape)  # type: ignore[no-untyped-call]
+        shape = torch.broadcast_shapes(keep.shape, scores.shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
+        shape = None
+    if shape != scores.shape:
         raise ValueError(
             f"keep must broadcast to scores' shape {tuple(scores.shape)}, got "
             f"{tuple(keep.shape)}"
-        ) from None
+        )
 
 
 @checked_by(check_scores)
 # --8<-- [start:normalize_by_sum]
-def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Divide each score by the sum of its row: ``w_i = s_i / sum_j s_j``.
+def normalize_by_sum(
+    scores: torch.Tensor,
+    dim: int = -1,
+) -> torch.Tensor:
+    """Divide by the row's sum: ``alpha_j = omega_j / sum_k omega_k``.
 
-    Not a safe way to make weights: a negative score gives a negative weight, and a
-    row that sums to zero divides by zero (``inf`` or ``nan``). Shown for contrast.
-    Shape: any; the sum runs over ``dim``.
+    Not a safe way to make weights: a negative score gives a negative
+    weight, and a row that sums to zero divides by zero (``inf`` or
+    ``nan``). Shown for contrast. Shape: any; the sum runs over ``dim``.
     """
     return scores / scores.sum(dim=dim, keepdim=True)
 
@@ -53,11 +58,16 @@ def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 @checked_by(check_scores)
 # --8<-- [start:softmax_naive]
-def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax straight from the definition: ``w_i = exp(s_i) / sum_j exp(s_j)``.
+def softmax_naive(
+    scores: torch.Tensor,
+    dim: int = -1,
+) -> torch.Tensor:
+    """Softmax by its definition: ``e^omega_j / sum_k e^omega_k``.
 
-    Overflows once a score passes about 88.7 in float32 (``exp`` is ``inf`` there,
-    and ``inf / inf`` is ``nan``). Shape: any; the sum runs over ``dim``.
+    Overflows once a score passes about 88.7 in float32 (``exp`` is
+    ``inf``, and ``inf / inf`` is ``nan``), and underflows when every
+    score of a row is below about -104 (each ``exp`` rounds to 0, and
+    ``0 / 0`` is ``nan``). Shape: any; the sum runs over ``dim``.
     """
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)
@@ -68,19 +78,24 @@ def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 @checked_by(check_scores)
 # --8<-- [start:softmax_stable]
-def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax minus each row's maximum m: ``w_i = exp(s_i - m) / sum_j exp(s_j - m)``.
+def softmax_stable(
+    scores: torch.Tensor,
+    dim: int = -1,
+) -> torch.Tensor:
+    """Softmax with the row's maximum m subtracted first:
+    ``alpha_j = e^(omega_j - m) / sum_k e^(omega_k - m)``.
 
-    ``exp(-m)`` cancels between numerator and denominator, so this is the same
-    softmax, but every exponent is now <= 0: no ``exp`` can overflow, and the largest
-    term is ``exp(0) = 1``, so the sum cannot underflow to zero either. A row whose
-    scores are all ``-inf`` has no softmax and gives ``nan``, as ``torch.softmax``
-    does. Shape: any; the sum runs over ``dim``.
+    ``e^-m`` cancels between numerator and denominator, so this is the
+    same softmax, but every exponent is now <= 0: no ``exp`` overflows,
+    and the largest term is ``e^0 = 1``, so the sum cannot underflow to
+    zero either. A row of only ``-inf`` scores has no softmax and gives
+    ``nan``, as ``torch.softmax`` does.
+    Shape: any; the sum runs over ``dim``.
     """
-    if scores.shape[dim] == 0:  # rows of no scores: nothing to normalise
+    if scores.shape[dim] == 0:  # rows of no scores: nothing to do
         return scores.clone()
-    shifted = scores - scores.amax(dim=dim, keepdim=True)  # every entry <= 0
-    exp = torch.exp(shifted)
+    m = scores.amax(dim=dim, keepdim=True)  # each row's maximum
+    exp = torch.exp(scores - m)  # every exponent <= 0
     return exp / exp.sum(dim=dim, keepdim=True)
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from selfattn._checks import (
+    check_flag,
     check_positive_int,
     check_sequence,
     checked_by,
@@ -148,6 +149,8 @@ def copy_params_to_linear(
 def check_score_statistics_args(d_k: Any, *args: Any, **kwargs: Any) -> None:
     """``d_k`` and the sample sizes are positive ints."""
     check_positive_int("d_k", d_k)
+    if "scaled" in kwargs:
+        check_flag("scaled", kwargs["scaled"])
     for name in ("n_samples", "n_keys"):
         if name in kwargs:
             check_positive_int(name, kwargs[name])

@@ -54,6 +54,11 @@ def computed_numbers() -> set[str]:
         torch.stack([selfattn.seed_loop_context_vector(x, i) for i in range(6)]),
         scores.amax(dim=-1) - scores.amin(dim=-1),  # the spread of each query's scores
         (weights[1] - weights[2]).abs().max(),  # "happens" against "to"
+        # the seed's loop context vector of Magic against the right one
+        (
+            selfattn.seed_loop_context_vector(x, 0)
+            - selfattn.context_vectors(weights, x)[0]
+        ).abs(),
         selfattn.softmax_stable(torch.tensor([1000.0, 999.0])),
         selfattn.softmax_stable(torch.tensor([90.0, 89.0, 80.0])),
         torch.tensor(

@@ -34,7 +34,8 @@ def collect() -> dict[str, Callable[[str], Figure]]:
     figures: dict[str, Callable[[str], Figure]] = {}
     for path in sorted(FIGURE_DIR.glob("[!_]*.py")):
         spec = importlib.util.spec_from_file_location(f"figures_{path.stem}", path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         for name, draw in module.FIGURES.items():

@@ -88,6 +88,23 @@ AXE_JS_RUN = """async (options) => {
     }));
 }"""
 
+# What a reader sees of each image in the current palette: its own computed display,
+# whether its surroundings are shown at all (a closed <details> or an unselected tab
+# hides a figure legitimately), and the size it is painted at.
+RENDERED_IMAGES_JS = """() => [...document.querySelectorAll('.md-content img')]
+  .map((img) => {
+    const box = img.getBoundingClientRect();
+    const parent = img.parentElement;
+    return {
+      src: img.getAttribute('src') || '',
+      display: getComputedStyle(img).display,
+      context: parent ? parent.checkVisibility({ visibilityProperty: true }) : true,
+      visible: img.checkVisibility({ opacityProperty: true, visibilityProperty: true }),
+      width: box.width,
+      height: box.height,
+    };
+  })"""
+
 NO_MOTION_CSS = """*, *::before, *::after {
   transition: none !important; animation: none !important; }"""
 SCHEME_JS = "() => document.body.getAttribute('data-md-color-scheme')"
@@ -130,6 +147,8 @@ class Visit:
     math_problems: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
+    # scheme -> RENDERED_IMAGES_JS's answer in that palette
+    rendered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     axe: list[str] = field(default_factory=list)
     copies: list[Copy] = field(default_factory=list)
 
@@ -198,6 +217,7 @@ def scan_accessibility(page: Page, axe_js: Path, visit: Visit) -> None:
     # Colours are measured at rest: no scan may catch a fade halfway.
     page.add_style_tag(content=NO_MOTION_CSS)
     scheme = page.evaluate(SCHEME_JS)
+    visit.rendered[scheme] = page.evaluate(RENDERED_IMAGES_JS)
     found = page.evaluate(AXE_JS_RUN, {})
     visit.axe.extend(describe_violation(v, scheme) for v in found)
     seen = {scheme}
@@ -209,6 +229,7 @@ def scan_accessibility(page: Page, axe_js: Path, visit: Visit) -> None:
         if scheme in seen:
             break
         seen.add(scheme)
+        visit.rendered[scheme] = page.evaluate(RENDERED_IMAGES_JS)
         found = page.evaluate(AXE_JS_RUN, CONTRAST_ONLY)
         visit.axe.extend(describe_violation(v, scheme) for v in found)
 
@@ -360,6 +381,68 @@ def test_all_images_load_and_have_alt_text(visit: Visit) -> None:
     problems = [f"did not load: {src}" for src in broken]
     problems += [f"no alt text: {src}" for src in no_alt]
     assert not problems, "images:" + listing(problems)
+
+
+# Material's palette schemes and the image suffix each one shows.
+SCHEME_SUFFIX = {"default": "#only-light", "slate": "#only-dark"}
+FIGURE_NAME = re.compile(r"assets/figures/[^/#]+-(light|dark)\.svg(#only-\w+)?$")
+
+
+def rendered_image_problems(scheme: str, images: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the images a reader sees in one palette: a palette image
+    shown in the other palette (a figure twice), or not shown in its own (missing),
+    or a figure whose file and palette do not match."""
+    shows = SCHEME_SUFFIX.get(scheme)
+    problems = []
+    for img in images:
+        src = img["src"]
+        name = src.rsplit("/", 1)[-1]
+        shown = img["display"] != "none" and img["visible"]
+        painted = shown and img["width"] >= 1 and img["height"] >= 1
+        suffix = next((s for s in SCHEME_SUFFIX.values() if src.endswith(s)), None)
+        figure = FIGURE_NAME.search(src)
+        if figure and suffix != f"#only-{figure.group(1)}":
+            problems.append(
+                f"{name}: a {figure.group(1)} figure not marked "
+                f"#only-{figure.group(1)}, so it shows in both palettes"
+            )
+        if suffix is None:
+            if img["context"] and not painted:
+                problems.append(
+                    f"{name}: not painted ({img['width']:.0f} x "
+                    f"{img['height']:.0f} px, display {img['display']})"
+                )
+        elif suffix != shows:
+            if img["display"] != "none" or painted:
+                problems.append(
+                    f"{name}: shown in the {scheme} palette "
+                    f"({img['width']:.0f} x {img['height']:.0f} px)"
+                )
+        elif img["display"] == "none" or (img["context"] and not painted):
+            problems.append(
+                f"{name}: not shown in its own ({scheme}) palette "
+                f"(display {img['display']}, {img['width']:.0f} x "
+                f"{img['height']:.0f} px)"
+            )
+    return [f"{scheme}: {p}" for p in problems]
+
+
+def test_each_figure_is_shown_once_in_its_palette(visit: Visit) -> None:
+    problems = [
+        p
+        for scheme, images in visit.rendered.items()
+        for p in rendered_image_problems(scheme, images)
+    ]
+    schemes = sorted(visit.rendered)
+    if any(
+        i["src"].endswith(tuple(SCHEME_SUFFIX.values()))
+        for images in visit.rendered.values()
+        for i in images
+    ):
+        assert schemes == sorted(SCHEME_SUFFIX), (
+            f"palette figures on the page, but only checked in {schemes}"
+        )
+    assert not problems, "what the reader sees of the images:" + listing(problems)
 
 
 def test_no_serious_or_critical_accessibility_violation(visit: Visit) -> None:

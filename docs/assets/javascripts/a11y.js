@@ -11,15 +11,22 @@ function selfattnA11y() {
   document.querySelectorAll(".jupyter-wrapper .highlight-ipynb").forEach((cell) => {
     if (!cell.hasAttribute("tabindex")) cell.setAttribute("tabindex", "0");
   });
-  // Likewise a table wider than the page, inside Material's scrolling wrapper.
-  document.querySelectorAll(".md-typeset__scrollwrap").forEach((wrap) => {
-    if (wrap.scrollWidth > wrap.clientWidth && !wrap.hasAttribute("tabindex")) {
-      wrap.setAttribute("tabindex", "0");
-      wrap.setAttribute("role", "region");
-      wrap.setAttribute("aria-label", "Table (scrolls sideways)");
+  // Likewise a table wider than the page, inside Material's scrolling wrapper, and a
+  // notebook output that scrolls sideways (it never wraps inside a number).
+  focusIfScrolling(".md-typeset__scrollwrap", "Table (scrolls sideways)");
+  focusIfScrolling(".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)");
+}
+function focusIfScrolling(selector, label) {
+  document.querySelectorAll(selector).forEach((el) => {
+    if (el.scrollWidth > el.clientWidth && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "region");
+      el.setAttribute("aria-label", label);
     }
   });
 }
+// A phone turned sideways, or a narrowed window, can make a table start to scroll.
+window.addEventListener("resize", () => selfattnA11y());
 if (typeof document$ !== "undefined") {
   document$.subscribe(selfattnA11y);
 } else {

@@ -1,0 +1,264 @@
+"""Make pages light to load on a phone (Lighthouse: ``nox -s lighthouse``).
+
+- Math is rendered to HTML when the site is built: pymdownx.arithmatex's generic
+  output (``\\(...\\)`` and ``\\[...\\]`` in ``.arithmatex`` elements) goes through the
+  vendored KaTeX in node (``katex_render.cjs``), and the page no longer loads
+  ``katex.min.js`` and ``katex-init.js``. Without node the TeX stays as it is and the
+  browser renders it with those two scripts, as before.
+- markdown-exec's pyodide assets (a stylesheet and a script on every page) are
+  dropped from pages that have no pyodide block.
+- A notebook page's JupyterLab stylesheet (about 570 kB inlined into every notebook
+  page by mkdocs-jupyter) is cut down to the rules whose class names occur in a
+  notebook page, and served as one shared, cacheable file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import tinycss2
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+log = logging.getLogger("mkdocs.hooks.speed")
+
+HOOKS = Path(__file__).resolve().parent
+KATEX_JS = HOOKS.parent / "assets" / "vendor" / "katex" / "katex.min.js"
+MATH = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">(?P<tex>(?:(?!</?(?:span|div)\b).)*?)'
+    r"</(?P=tag)>",
+    re.S,
+)
+KATEX_SCRIPTS = re.compile(
+    r'<script src="[^"]*(?:vendor/katex/katex\.min\.js|javascripts/katex-init\.js)">'
+    r"</script>\s*"
+)
+PYODIDE_ASSETS = re.compile(
+    r'<link rel="stylesheet" href="[^"]*_markdown_exec_pyodide\.css">\s*'
+    r'|<script src="[^"]*_markdown_exec_pyodide\.js"></script>\s*'
+)
+# mkdocs-jupyter's inlined stylesheets: JupyterLab's theme and its variables.
+JUPYTER_STYLE = re.compile(
+    r"<style[^>]*>\s*(@charset \"UTF-8\";\s*)?\.jupyter-wrapper\{.*?</style>", re.S
+)
+CLASS_NAME = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+PSEUDO_ARGS = re.compile(r":(?:not|is|where|has|matches)\([^()]*\)")
+
+
+def split_selectors(prelude: list[tinycss2.ast.Node]) -> list[str]:
+    """A selector list at its top-level commas (not those inside :is(a, b))."""
+    parts: list[list[tinycss2.ast.Node]] = [[]]
+    for token in prelude:
+        if isinstance(token, tinycss2.ast.LiteralToken) and token.value == ",":
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [tinycss2.serialize(part) for part in parts]
+
+
+def node() -> str | None:
+    return shutil.which("node")
+
+
+def render_math(formulas: list[tuple[str, bool]]) -> list[str]:
+    """Each (tex, display) as KaTeX HTML, from one node process."""
+    done = subprocess.run(
+        [node() or "node", str(HOOKS / "katex_render.cjs"), str(KATEX_JS)],
+        input=json.dumps(formulas),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"KaTeX could not render the page's math:\n{done.stderr}")
+    return list(json.loads(done.stdout))
+
+
+def server_side_math(output: str) -> str:
+    matches = list(MATH.finditer(output))
+    if not matches:
+        return KATEX_SCRIPTS.sub("", output)
+    formulas = []
+    for m in matches:
+        tex = html.unescape(m.group("tex")).strip()
+        display = tex.startswith("\\[")
+        tex = tex[2:-2] if tex[:2] in ("\\(", "\\[") else tex
+        formulas.append((tex, display))
+    rendered = iter(render_math(formulas))
+
+    def put(m: re.Match[str]) -> str:
+        return (
+            f'<{m.group("tag")} class="arithmatex">{next(rendered)}</{m.group("tag")}>'
+        )
+
+    return KATEX_SCRIPTS.sub("", MATH.sub(put, output))
+
+
+class JupyterCss:
+    """JupyterLab's stylesheet, pruned to the class names the notebook pages use."""
+
+    def __init__(self) -> None:
+        self.sheets: dict[str, str] = {}  # each distinct stylesheet -> its file
+        self.used: set[str] = set()
+
+    def prune(self, css: str) -> str:
+        rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+        return "".join(self.keep(rule) for rule in rules)
+
+    def keep(self, rule: object) -> str:
+        if isinstance(rule, tinycss2.ast.QualifiedRule):
+            selectors = split_selectors(rule.prelude)
+            wanted = [s for s in selectors if self.applies(s)]
+            if not wanted:
+                return ""
+            body = tinycss2.serialize(rule.content)
+            return ",".join(s.strip() for s in wanted) + "{" + body + "}"
+        if isinstance(rule, tinycss2.ast.AtRule) and rule.content is not None:
+            if rule.lower_at_keyword in ("media", "supports"):
+                inner = tinycss2.parse_rule_list(
+                    rule.content, skip_comments=True, skip_whitespace=True
+                )
+                kept = "".join(self.keep(r) for r in inner)
+                prelude = tinycss2.serialize(rule.prelude)
+                return f"@{rule.at_keyword}{prelude}{{{kept}}}" if kept else ""
+            return ""  # @font-face, @keyframes of widgets the notebooks never show
+        if isinstance(rule, tinycss2.ast.AtRule):
+            return rule.serialize() if rule.lower_at_keyword == "charset" else ""
+        return ""
+
+    def applies(self, selector: str) -> bool:
+        # A selector can match only if every class it names occurs in some page.
+        # Classes inside :not(), :is(), :where(), :has() need not all occur: those
+        # are left out of the test (so such a selector is kept).
+        plain, before = selector, None
+        while plain != before:
+            before, plain = plain, PSEUDO_ARGS.sub("", plain)
+        return all(name in self.used for name in CLASS_NAME.findall(plain))
+
+
+JUPYTER = JupyterCss()
+JUPYTER_CSS = "assets/stylesheets/jupyter-{}.css"
+PAGE_CLASSES = re.compile(r'class="([^"]*)"')
+
+
+def stylesheet(name: str) -> re.Pattern[str]:
+    return re.compile(rf'<link rel="stylesheet" href="[^"]*{re.escape(name)}">\s*')
+
+
+MKDOCSTRINGS_CSS = stylesheet("_mkdocstrings.css")
+KATEX_CSS = stylesheet("vendor/katex/katex.min.css")
+
+
+FIGURE_IMG = re.compile(
+    r'<img\b(?P<attrs>[^>]*\bsrc="(?P<src>[^"#]*assets/figures/[^"#]+\.svg)[^"]*"[^>]*?)\s*/?>'
+)
+SVG_SIZE = re.compile(
+    r'<svg\b[^>]*?\bwidth="(?P<w>[\d.]+)pt"[^>]*?\bheight="(?P<h>[\d.]+)pt"'
+)
+
+
+def light_figures(output: str, page: Page, config: MkDocsConfig) -> str:
+    """Figures load lazily and off the main thread, with their size reserved: a
+    figure below the fold costs nothing until the reader scrolls to it, and the
+    text does not jump when it arrives."""
+
+    def attrs(m: re.Match[str]) -> str:
+        tag = m.group("attrs")
+        extra = []
+        if "loading=" not in tag:
+            extra.append('loading="lazy"')
+        if "decoding=" not in tag:
+            extra.append('decoding="async"')
+        if "width=" not in tag:
+            url = m.group("src")
+            file = Path(config.site_dir, *_resolve(page.url, url))
+            size = (
+                SVG_SIZE.search(file.read_text(encoding="utf-8")[:2000])
+                if file.is_file()
+                else None
+            )
+            if size:  # matplotlib writes points; 1 pt = 4/3 CSS px
+                w, h = (round(float(size.group(k)) * 4 / 3) for k in ("w", "h"))
+                extra.append(f'width="{w}" height="{h}"')
+        return f"<img{tag} {' '.join(extra)}>" if extra else m.group(0)
+
+    return FIGURE_IMG.sub(attrs, output)
+
+
+def _resolve(page_url: str, src: str) -> list[str]:
+    """The site-relative path parts of ``src`` as written on the page at ``page_url``."""
+    parts = [p for p in page_url.split("/")[:-1] if p] if page_url else []
+    for piece in src.split("/"):
+        if piece == "..":
+            parts = parts[:-1]
+        elif piece not in ("", "."):
+            parts.append(piece)
+    return parts
+
+
+# KaTeX's stylesheet declares its fonts font-display: block, so text with math stays
+# invisible until they arrive; the two that nearly every formula uses are fetched
+# at once, alongside the stylesheets, rather than after the first layout.
+KATEX_FONTS = ("KaTeX_Main-Regular.woff2", "KaTeX_Math-Italic.woff2")
+
+
+def preload_katex_fonts(output: str, page: Page) -> str:
+    match = KATEX_CSS.search(output)
+    if not match:
+        return output
+    links = "".join(
+        '<link rel="preload" as="font" type="font/woff2" crossorigin '
+        f'href="{get_relative_url("assets/vendor/katex/fonts/" + font, page.url)}">'
+        for font in KATEX_FONTS
+    )
+    return output[: match.start()] + links + output[match.start() :]
+
+
+@event_priority(-90)  # after mkdocs-jupyter's HTML is in the page, before offline.py
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    # Material's instant navigation brings the next page's <head> along (it adds and
+    # removes stylesheets), so a stylesheet may be left off the pages that need none.
+    # Scripts at the end of <body> are not reloaded: those stay on every page.
+    if "pyodide" not in output.replace("_markdown_exec_pyodide", ""):
+        output = PYODIDE_ASSETS.sub("", output)
+    if 'class="doc doc-' not in output:
+        output = MKDOCSTRINGS_CSS.sub("", output)
+    if 'class="arithmatex"' not in output:
+        output = KATEX_CSS.sub("", output)
+    else:
+        output = preload_katex_fonts(output, page)
+    if node() and KATEX_JS.is_file():
+        output = server_side_math(output)
+    output = light_figures(output, page, config)
+    styles = list(JUPYTER_STYLE.finditer(output))
+    if styles:
+        for m in PAGE_CLASSES.finditer(output):
+            JUPYTER.used.update(m.group(1).split())
+        css = "\n".join(
+            m.group(0).split(">", 1)[1].rsplit("</style>", 1)[0] for m in styles
+        )
+        name = JUPYTER.sheets.setdefault(css, JUPYTER_CSS.format(len(JUPYTER.sheets)))
+        href = get_relative_url(name, page.url)
+        link = f'<link rel="stylesheet" href="{href}">'
+        output = output[: styles[0].start()] + link + output[styles[0].end() :]
+        for m in reversed(styles[1:]):
+            output = output[: m.start()] + output[m.end() :]
+    return output
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    """The notebook pages' stylesheet, pruned to the classes they use (one file
+    for each distinct stylesheet mkdocs-jupyter inlined; normally one)."""
+    for css, name in JUPYTER.sheets.items():
+        target = Path(config.site_dir) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(JUPYTER.prune(css), encoding="utf-8")

@@ -1,0 +1,56 @@
+"""Exercises of "Pitfalls": a check that catches wrong weights, and where a naive
+softmax starts to overflow."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from selfattn._checks import check_tensor, checked_by
+
+
+def check_weight_rows(weights: Any) -> None:
+    """``weights`` is a floating-point (..., n_k) tensor."""
+    check_tensor("weights", weights)
+
+
+@checked_by(check_weight_rows)
+# --8<-- [start:check_weights]
+def check_weights(weights: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless every row is >= 0 and sums to one.
+
+    The tolerance grows with the row length and the dtype's precision.
+    Shape: ``weights`` (..., n_k), one row per query.
+    """
+    if (weights < 0).any():
+        raise ValueError("a weight is negative")
+    n_k = weights.shape[-1]
+    tol = 4 * n_k * torch.finfo(weights.dtype).eps
+    error = float((weights.sum(dim=-1) - 1).abs().max())
+    if error > tol:
+        raise ValueError(f"a row sums to 1 +- {error:.2g} (tol {tol:.2g})")
+
+
+# --8<-- [end:check_weights]
+
+
+def check_dtype(dtype: Any) -> None:
+    """``dtype`` is a floating-point torch dtype."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+
+
+@checked_by(check_dtype)
+# --8<-- [start:overflow_threshold]
+def overflow_threshold(dtype: torch.dtype) -> float:
+    """The score above which ``exp`` overflows ``dtype``.
+
+    It is the log of the largest number ``dtype`` holds; past it
+    ``softmax_naive`` divides inf by inf and returns nan.
+    """
+    return math.log(torch.finfo(dtype).max)
+
+
+# --8<-- [end:overflow_threshold]

@@ -1,0 +1,84 @@
+"""Claims on "Pitfalls"."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+import selfattn
+from tests.claims._toy import MAGIC, SCORES, WEIGHTS, X
+from tests.test_claims import Claim
+
+WRONG = selfattn.seed_loop_weights(X, query_index=MAGIC)
+
+
+def twice_normalised_weights_are_flat() -> None:
+    assert f"{float(WRONG.min()):.4f}" == "0.1561"
+    assert f"{float(WRONG.max()):.4f}" == "0.1763"
+    assert WRONG.min() < 1 / 6 < WRONG.max()
+    spread = WRONG.max() - WRONG.min()
+    assert spread < (WEIGHTS[MAGIC].max() - WEIGHTS[MAGIC].min()) / 3
+
+
+def a_narrow_band_gives_weights_within_13_percent() -> None:
+    squeezed = selfattn.normalize_by_sum(SCORES[MAGIC])
+    exp_ratio = math.exp(float(squeezed.max() - squeezed.min()))
+    assert 1.12 < exp_ratio < 1.13  # "at most 13%"
+    torch.testing.assert_close(
+        float(WRONG.max() / WRONG.min()), exp_ratio, rtol=1e-5, atol=0
+    )
+
+
+def raw_spread_gives_a_ratio_of_1_72() -> None:
+    w = WEIGHTS[MAGIC]
+    assert f"{float(w.max() / w.min()):.2f}" == "1.72"
+    assert f"{math.exp(float(SCORES[MAGIC].max() - SCORES[MAGIC].min())):.2f}" == "1.72"
+
+
+def happens_and_to_differ_by_at_most_0_02() -> None:
+    assert float((X[1] - X[2]).abs().max()) <= 0.02 + 1e-6
+
+
+def overflow_thresholds() -> None:
+    assert f"{math.log(torch.finfo(torch.float32).max):.2f}" == "88.72"
+    assert f"{math.log(torch.finfo(torch.float16).max):.2f}" == "11.09"
+    assert torch.finfo(torch.float16).max == 65504
+
+
+def the_stable_softmax_largest_exponent_is_one() -> None:
+    big = torch.tensor([90.0, 89.0, 80.0])
+    assert float(torch.exp(big - big.amax()).max()) == 1.0
+    assert selfattn.softmax_naive(big).isnan().any()
+    assert selfattn.softmax_stable(big).isfinite().all()
+
+
+def solution_1_numbers() -> None:
+    two = torch.tensor([1.0, 3.0])
+    right = selfattn.softmax_stable(two)
+    twice = selfattn.softmax_stable(selfattn.normalize_by_sum(two))
+    assert f"{float(right[0]):.2f}" == "0.12"
+    assert f"{float(right[1]):.2f}" == "0.88"
+    assert f"{float(twice[0]):.2f}" == "0.38"
+    assert twice.max() - twice.min() < right.max() - right.min()
+
+
+CLAIMS = [
+    Claim("all six lie between 0.1561 and 0.1763", twice_normalised_weights_are_flat),
+    Claim(
+        "the exponentials of numbers that close together differ by at most 13%",
+        a_narrow_band_gives_weights_within_13_percent,
+    ),
+    Claim(
+        "it turns into weights from 0.1220 to 0.2098, a ratio of 1.72",
+        raw_spread_gives_a_ratio_of_1_72,
+    ),
+    Claim(
+        "their embeddings differ by at most 0.02 in each feature",
+        happens_and_to_differ_by_at_most_0_02,
+    ),
+    Claim("once is about 88.72", overflow_thresholds),
+    Claim("so its largest exponent is", the_stable_softmax_largest_exponent_is_one),
+    Claim("Right: , about 0.12, and about 0.88", solution_1_numbers),
+    Claim("about 0.38: far flatter", solution_1_numbers),
+]
