@@ -437,15 +437,14 @@ def tiled_attention_backward(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(dq, dk, dv)`` from the saved ``out`` and ``lse``, by tiles.
+    """``(dq, dk, dv)`` from the saved ``out`` and ``lse``, recomputing each tile.
 
-    Per tile: ``P = exp(scale * Q_i K_j^T - L_i)``,
-    ``dV_j += P^T dO_i``, ``dP = dO_i V_j^T``, ``dS = P * (dP - D_i)``
-    with ``D = rowsum(dO * O)``, ``dQ_i += scale * dS K_j`` and
-    ``dK_j += scale * dS^T Q_i``. A row with ``lse = -inf`` contributes
-    nothing. ``out`` and ``lse`` may come from more keys than ``k``
-    holds (one block of a larger attention): the identity holds block
-    by block.
+    Per tile: ``P = exp(scale * Q_i K_j^T - L_i)``, ``dV_j += P^T dO_i``,
+    ``dP = dO_i V_j^T``, ``dS = P * (dP - D_i)`` with ``D = rowsum(dO * O)``,
+    ``dQ_i += scale * dS K_j``, ``dK_j += scale * dS^T Q_i``. A row with
+    ``lse = -inf`` contributes nothing. ``out`` and ``lse`` may come from more
+    keys than ``k`` holds (one block of a larger attention): the identity holds
+    block by block.
     """
     work = compute_dtype(q.dtype)
     scale = default_scale(q.shape[-1]) if scale is None else scale
@@ -453,38 +452,35 @@ def tiled_attention_backward(
     b = math.prod(batch)
     d_k, d_v = q.shape[-1], v.shape[-1]
     q3, k3 = q.reshape(b, n_q, d_k), k.reshape(b, n_k, d_k)
-    v3, o3 = v.reshape(b, n_k, d_v), out.reshape(b, n_q, d_v)
-    do3 = grad_out.reshape(b, n_q, d_v)
-    # exp(s - L) must be 0 on a row with no kept key: L = +inf there.
+    v3, do3 = v.reshape(b, n_k, d_v), grad_out.reshape(b, n_q, d_v)
+    o3 = out.reshape(b, n_q, d_v)
+    # exp(s - L) must be 0 on a row that kept no key: L = +inf there, not -inf.
     lse3 = lse.reshape(b, n_q, 1).to(work)
     lse3 = lse3.masked_fill(lse3 == -math.inf, math.inf)
     if mask is not None:
         mask = mask.expand(*batch, n_q, n_k)
-    # D_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij, one per query.
+    # D_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij, one number per query.
     dsum = q3.new_empty((b, n_q, 1), dtype=work)
     for i0 in range(0, n_q, block_q):
-        rows = slice(i0, i0 + block_q)
-        do_i, o_i = do3[:, rows].to(work), o3[:, rows].to(work)
-        dsum[:, rows] = (do_i * o_i).sum(dim=-1, keepdim=True)
-    # dQ_i sums dS K_j over the key blocks, in one contiguous block
-    # per query block (baddbmm_ on a slice would loop over B).
+        do_i, o_i = do3[:, i0 : i0 + block_q], o3[:, i0 : i0 + block_q]
+        dsum[:, i0 : i0 + block_q] = (do_i.to(work) * o_i.to(work)).sum(-1, True)
+    # dQ_i sums dS K_j over key blocks: one contiguous accumulator per query block
+    # (a slice of one (B, n_q, d_k) tensor would make baddbmm_ loop over B).
     dq_blocks = [
         q3.new_zeros((b, min(block_q, n_q - i0), d_k), dtype=work)
         for i0 in range(0, n_q, block_q)
     ]
     dk, dv = torch.empty_like(k3), torch.empty_like(v3)
     size = b * min(block_q, n_q) * min(block_k, n_k)
-    s_buf = q3.new_empty(size, dtype=work)
-    dp_buf = q3.new_empty(size, dtype=work)
-    pos_q = torch.arange(n_q, device=q.device).unsqueeze(-1)
-    pos_k = torch.arange(n_k, device=q.device)
-    for j0 in range(0, n_k, block_k):  # key blocks outside (FA-2)
+    s_buf, dp_buf = q3.new_empty(size, dtype=work), q3.new_empty(size, dtype=work)
+    pos_q = torch.arange(n_q, device=q.device).unsqueeze(-1)  # (n_q, 1)
+    pos_k = torch.arange(n_k, device=q.device)  # (n_k,)
+    for j0 in range(0, n_k, block_k):  # outer: key blocks (FlashAttention-2)
         j1 = min(j0 + block_k, n_k)
-        k_j = k3[:, j0:j1].to(work)  # (B, b_k, d_k)
-        v_j = v3[:, j0:j1].to(work)  # (B, b_k, d_v)
+        k_j, v_j = k3[:, j0:j1].to(work), v3[:, j0:j1].to(work)  # (B, b_k, d)
         dk_j = k_j.new_zeros((b, j1 - j0, d_k))
         dv_j = v_j.new_zeros((b, j1 - j0, d_v))
-        # Causal: query blocks ending before key j0 see none of these.
+        # Causal: query blocks that end before key j0 see none of these keys.
         first = j0 // block_q * block_q if causal else 0
         for i0 in range(first, n_q, block_q):
             i1 = min(i0 + block_q, n_q)
@@ -492,24 +488,22 @@ def tiled_attention_backward(
             q_i = q3[:, i0:i1].to(work) * scale  # (B, b_q, d_k)
             do_i = do3[:, i0:i1].to(work)  # (B, b_q, d_v)
             s = s_buf[: math.prod(shape)].view(shape)
-            torch.bmm(q_i, k_j.transpose(-2, -1), out=s)  # scaled S
+            torch.bmm(q_i, k_j.transpose(-2, -1), out=s)  # scale * Q_i K_j^T
             if mask is not None:
                 keep = mask[..., i0:i1, j0:j1].reshape(shape)
                 s.masked_fill_(~keep, -math.inf)
             if causal and j1 - 1 > i0:
-                later = pos_k[j0:j1] > pos_q[i0:i1]
-                s.masked_fill_(later, -math.inf)
-            p = s.sub_(lse3[:, i0:i1]).exp_()  # P = exp(S - L)
-            dv_j.baddbmm_(p.transpose(-2, -1), do_i)  # += P^T dO_i
+                s.masked_fill_(pos_k[j0:j1] > pos_q[i0:i1], -math.inf)
+            p = s.sub_(lse3[:, i0:i1]).exp_()  # P = exp(S - L): the weights
+            dv_j.baddbmm_(p.transpose(-2, -1), do_i)  # dV_j += P^T dO_i
             dp = dp_buf[: math.prod(shape)].view(shape)
-            torch.bmm(do_i, v_j.transpose(-2, -1), out=dp)  # dO_i V_j^T
-            ds = dp.sub_(dsum[:, i0:i1]).mul_(p)  # P * (dP - D)
-            dq_blocks[i0 // block_q].baddbmm_(ds, k_j)  # += dS K_j
-            dk_j.baddbmm_(ds.transpose(-2, -1), q_i)  # += dS^T Q_i s
+            torch.bmm(do_i, v_j.transpose(-2, -1), out=dp)  # dP = dO_i V_j^T
+            ds = dp.sub_(dsum[:, i0:i1]).mul_(p)  # dS = P * (dP - D)
+            dq_blocks[i0 // block_q].baddbmm_(ds, k_j)  # dQ_i += dS K_j
+            dk_j.baddbmm_(ds.transpose(-2, -1), q_i)  # dK_j += dS^T (scale Q_i)
         dk[:, j0:j1], dv[:, j0:j1] = dk_j, dv_j
-    dq = torch.cat([(scale * t).to(q.dtype) for t in dq_blocks], 1)
-    dk, dv = dk.reshape(k.shape), dv.reshape(v.shape)
-    return dq.reshape(q.shape), dk, dv
+    dq = torch.cat([(scale * dq_i).to(q.dtype) for dq_i in dq_blocks], dim=1)
+    return dq.reshape(q.shape), dk.reshape(k.shape), dv.reshape(v.shape)
 
 
 # --8<-- [end:tiled_attention_backward]
