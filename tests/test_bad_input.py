@@ -151,6 +151,23 @@ def statistics(fn: Callable[..., Any]) -> list[Call]:
     return [Call(fn, {"d_k": 4, "scaled": True}, extra={"d_k": [0]})]
 
 
+def rope_calls(fn: Callable[..., Any], **kw: Any) -> list[Call]:
+    """RoPE on rows at positions 0 .. n-1. The positions are made here from x:
+    an integer tensor is their valid type, so the derived mutations do not apply
+    to them (tests/test_positions.py has their bad-input cases)."""
+
+    def at_positions(x: torch.Tensor, **rest: Any) -> Any:
+        n = x.shape[-2] if isinstance(x, torch.Tensor) and x.dim() >= 2 else 0
+        return fn(x, torch.arange(n), **rest)
+
+    args = {"x": t(4, 2), "base": 10000.0, **kw}
+    return [Call(at_positions, args, tied={"x": (-1,)}, extra={"base": [0.0]})]
+
+
+def even_d_calls(fn: Callable[..., Any], **kw: Any) -> list[Call]:
+    return [Call(fn, {"d": 4, **kw}, extra={"d": [3, 0]})]
+
+
 # name -> its valid calls (a function, so that each test gets fresh tensors)
 TABLE: dict[str, Callable[[], list[Call]]] = {
     "CausalAttention": causal_attention_calls,
@@ -240,6 +257,20 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
                 "wrapper": selfattn.MultiHeadAttentionWrapper(3, 4, 6, 2),
                 "fused": selfattn.MultiHeadAttention(3, 4, 6, 2),
             },
+        )
+    ],
+    "half_to_interleaved": lambda: even_d_calls(selfattn.half_to_interleaved),
+    "interleaved_to_half": lambda: even_d_calls(selfattn.interleaved_to_half),
+    "rope": lambda: rope_calls(selfattn.rope, layout="half"),
+    "rope_complex": lambda: rope_calls(selfattn.rope_complex),
+    "rope_frequencies": lambda: even_d_calls(
+        selfattn.rope_frequencies, base=10000.0, dtype=torch.float64
+    ),
+    "sinusoidal_positions": lambda: [
+        Call(
+            selfattn.sinusoidal_positions,
+            {"n": 3, "d": 4, "base": 100.0, "offset": 2, "dtype": torch.float32},
+            extra={"n": [-1], "d": [3], "offset": [-1], "base": [0.0]},
         )
     ],
     "default_scale": lambda: [

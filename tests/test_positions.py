@@ -113,11 +113,12 @@ def test_rope_score_depends_only_on_the_offset(p: RopeProblem, shift: int) -> No
     shifted = score(i + shift, j + shift)  # both moved by the same t
     # An angle p * theta is rounded to ~eps * p radians: the condition.
     far = max(abs(int(t)) for t in (i, j, i + shift, j + shift))
-    tol = {"condition": 1.0 + far, "magnitude": float(q.norm() * k.norm())}
-    assert_close(shifted, score(i, j), **tol)
+    size = float(q.norm() * k.norm())  # a score is at most |q||k|
+    assert_close(shifted, score(i, j), condition=1.0 + far, magnitude=size)
     # ... and it is q . R(j - i) k: the query stays put, the key turns
     # by the offset alone.
-    assert_close(score(i, j), (q * rope(k, j - i, **kw)).sum(-1), **tol)
+    turned = (q * rope(k, j - i, **kw)).sum(-1)
+    assert_close(score(i, j), turned, condition=1.0 + far, magnitude=size)
 
 
 # --8<-- [end:test_rope_offset]

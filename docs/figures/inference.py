@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 import selfattn
 
-FONT = 13
+FONT = 15
 
 
 def decode_results() -> dict[str, Any]:
@@ -50,6 +50,7 @@ def _grid(ax: Any, colours: list[list[str]], ink: str, labels: bool = True) -> N
     ax.tick_params(length=0)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=FONT - 2)
     if labels:
         ax.set_xticks([j + 0.5 for j in range(n_cols)], [str(j) for j in range(n_cols)])
         ax.set_yticks([i + 0.5 for i in range(n_rows)], [str(i) for i in range(n_rows)])
@@ -58,7 +59,7 @@ def _grid(ax: Any, colours: list[list[str]], ink: str, labels: bool = True) -> N
 def kv_cache_step(ink: str) -> Figure:
     """Step 6 of a decode: which scores q(i).k(j) are computed, without and with cache."""
     n = 6
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 4.2))
     for ax, cached in zip(axes, (False, True), strict=True):
         colours = [["none"] * n for _ in range(n)]
         for i in range(n):
@@ -109,7 +110,7 @@ def decode_speed(ink: str) -> Figure:
 
 def band_mask(ink: str) -> Figure:
     n, window = 8, 3
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 4.2))
     pos = torch.arange(n)
     for ax, w in zip(axes, (None, window), strict=True):
         keep = selfattn.band_mask(pos, pos, w)

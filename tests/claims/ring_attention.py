@@ -72,7 +72,7 @@ def zigzag_balances_tiles() -> None:
 
 CLAIMS = [
     Claim("Both weights are at most 1", merge_weights_at_most_one),
-    Claim("memory per rank falls with p", memory_per_rank_falls_with_p),
+    Claim("memory per rank falls with", memory_per_rank_falls_with_p),
     Claim("the bytes follow the formula", bytes_follow_the_formula),
     Claim(
         "with contiguous chunks the ranks of one causal ring finish at different times",
