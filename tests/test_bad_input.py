@@ -113,6 +113,28 @@ def online_step() -> list[Call]:
     return [Call(selfattn.online_softmax_step, args, tied=tied)]
 
 
+def tiled_backward() -> list[Call]:
+    """``tiled_attention_backward``: the forward's arguments plus out, lse and
+    grad_out, shaped (n_q, d_v), (n_q,) and (n_q, d_v)."""
+    args = {
+        **qkv(),
+        "out": t(3, 5),
+        "lse": t(3),
+        "grad_out": t(3, 5),
+        "mask": MASK,
+        "scale": 0.5,
+        "causal": True,
+        "block_q": 2,
+        "block_k": 2,
+    }
+    tied = {**QKV_TIED, "mask": (-1, -2), "out": (-1, -2), "lse": (-1,)}
+    return [
+        Call(
+            selfattn.tiled_attention_backward, args, tied={**tied, "grad_out": (-1, -2)}
+        )
+    ]
+
+
 def causal_attention_calls() -> list[Call]:
     init: dict[str, Any] = {"d_in": 3, "d_out": 4, "context_length": 6}
     calls = module_calls(selfattn.CausalAttention, init)
@@ -166,6 +188,10 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
     "attention_tiled": lambda: attention(
         selfattn.attention_tiled, block_q=2, block_k=2
     ),
+    "tiled_attention_forward": lambda: attention(
+        selfattn.tiled_attention_forward, block_q=2, block_k=2
+    ),
+    "tiled_attention_backward": tiled_backward,
     "attention_weights": lambda: [
         Call(
             selfattn.attention_weights,
