@@ -212,7 +212,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_backward.py", *quick)
 
 
-@nox.session(default=False)
+@nox.session(default=False, venv_backend="none")
 def lighthouse(session: nox.Session) -> None:
     """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
     a table of performance, accessibility, best practices, SEO, LCP and TBT.
@@ -243,7 +243,7 @@ def lighthouse(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Train the look-back model from its seed (about a minute at most on a CPU), write
     checkpoints/look-back.pt and .json, then run the slow test that retrains it."""

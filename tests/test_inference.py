@@ -31,7 +31,7 @@ from selfattn import (
     kv_cache_bytes,
     repeat_kv,
 )
-from tests.conftest import TOLERANCES
+from tests.conftest import relative_tolerance
 
 TOL = 1e-10  # float64, see the module docstring
 # The decode properties run dozens of module calls per example: a third of the
@@ -350,9 +350,9 @@ def test_low_precision_decode_stays_within_its_dtype_of_float64(
             [low(x[:, i : i + 1].to(dtype), cache=cache) for i in range(12)], 1
         )
     # float16/bfloat16 round every projection and product: a few units of the
-    # last place of numbers of size ~1 (TOLERANCES holds two units).
+    # last place of numbers of size ~1 (relative_tolerance holds two units).
     torch.testing.assert_close(
-        out.double(), expected, rtol=0, atol=4 * TOLERANCES[dtype]
+        out.double(), expected, rtol=0, atol=4 * relative_tolerance(dtype)
     )
 
 
