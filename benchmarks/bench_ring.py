@@ -33,8 +33,8 @@ os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
 os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "0")
 
 import torch  # noqa: E402
-
 from bench import load_average, machine  # noqa: E402
+
 from selfattn import attention_tiled  # noqa: E402
 from selfattn.ring import demo, demo_chunk, ring_bytes, run_on_ranks  # noqa: E402
 
