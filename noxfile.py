@@ -212,7 +212,15 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_backward.py", *quick)
 
 
-@nox.session(default=False, venv_backend="none")
+@nox.session(venv_backend="none")
+def bench_ring(session: nox.Session) -> None:
+    """Ring attention in 1, 2 and 4 local gloo processes next to SDPA and the tiled
+    forward (JSON: benchmarks/results/ring-*.json); ``-- --quick`` for n <= 4,096."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench_ring.py", *session.posargs)
+
+
+@nox.session(venv_backend="none", default=False)
 def lighthouse(session: nox.Session) -> None:
     """Lighthouse (mobile) on the built site served gzip-compressed on 127.0.0.1:
     a table of performance, accessibility, best practices, SEO, LCP and TBT.
@@ -250,3 +258,11 @@ def train(session: nox.Session) -> None:
     install(session, "test")
     session.run("python", "-m", "selfattn.train")
     session.run("pytest", "-m", "slow", "tests/test_train.py")
+
+
+@nox.session(venv_backend="none")
+def bench_decode(session: nox.Session) -> None:
+    """Decode with and without the KV cache; cache bytes per token (MHA, GQA, MQA,
+    window) and peak memory. JSON in benchmarks/results/; ``-- --quick`` < 1 min."""
+    install(session)
+    session.run("python", "benchmarks/decode.py", *session.posargs)

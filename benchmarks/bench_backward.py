@@ -174,6 +174,66 @@ def machine(threads: int) -> dict[str, Any]:
     }
 
 
+def median_us(call: Callable[[], Any], repeats: int = 15) -> float:
+    call()
+    return statistics.median(seconds(call) for _ in range(repeats)) * 1e6
+
+
+def tile_ops() -> dict[str, float]:
+    """Microseconds of each operation on one 8 x 256 x 256 float32 tile (d = 64),
+    one at a time, as the forward and backward loops call them."""
+    b, bq, bk = HEADS, 256, 256
+    q, do = torch.randn(b, bq, D), torch.randn(b, bq, D)
+    k, v = torch.randn(b, bk, D), torch.randn(b, bk, D)
+    s, p, dp = torch.empty(b, bq, bk), torch.rand(b, bq, bk), torch.empty(b, bq, bk)
+    acc, dk = torch.zeros(b, bq, D), torch.zeros(b, bk, D)
+    m = torch.zeros(b, bq, 1)
+    ops: dict[str, Callable[[], Any]] = {
+        "Q K^T (bmm)": lambda: torch.bmm(q, k.transpose(-2, -1), out=s),
+        "P V (baddbmm_)": lambda: acc.baddbmm_(p, v),
+        "exp_": lambda: torch.exp(p, out=s),
+        "amax": lambda: p.amax(-1, keepdim=True),
+        "subtract": lambda: s.sub_(m),
+        "sum": lambda: p.sum(-1, keepdim=True),
+        "dO V^T (bmm)": lambda: torch.bmm(do, v.transpose(-2, -1), out=dp),
+        "P^T dO (baddbmm_)": lambda: dk.baddbmm_(p.transpose(-2, -1), do),
+        "dS^T Q (baddbmm_)": lambda: dk.baddbmm_(p.transpose(-2, -1), q),
+        "dS K (baddbmm_)": lambda: acc.baddbmm_(p, k),
+        "multiply (tile * tile)": lambda: dp.mul_(p),
+    }
+    return {name: median_us(call) for name, call in ops.items()}
+
+
+def products_and_exp(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """The tiled forward with only its two products and its exp per tile: a bound
+    on any loop of separate PyTorch operations that computes the same tiles."""
+    b, n = HEADS, q.shape[-2]
+    q3, k3, v3 = (t.reshape(b, n, D) for t in (q, k, v))
+    s = torch.empty(b, 256, 256)
+    for i0 in range(0, n, 256):
+        acc = torch.zeros(b, 256, D)
+        for j0 in range(0, n, 256):
+            torch.bmm(q3[:, i0 : i0 + 256], k3[:, j0 : j0 + 256].mT, out=s)
+            acc.baddbmm_(s.exp_(), v3[:, j0 : j0 + 256])
+
+
+def ceiling(n: int = 2048, rounds: int = 5) -> dict[str, float]:
+    """Forward only at n: SDPA, attention_tiled, and the products-and-exp bound."""
+    q, k, v, _ = inputs(n, False)
+    calls = {
+        "sdpa": bind(sdpa, q, k, v, None),
+        "tiled": bind(attention_tiled, q, k, v, None),
+        "products_and_exp": lambda: products_and_exp(q, k, v),
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        call()
+    for _ in range(rounds):
+        for name, call in calls.items():
+            times[name].append(seconds(call))
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     fns = implementations()
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -215,6 +275,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rows.append(row)
         del q, k, v, g
     return {
+        "tile_us": tile_ops(),
+        "forward_ms_n2048": ceiling(rounds=1 if args.quick else 5),
         "machine": machine(args.threads),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -238,6 +300,9 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=torch.get_num_threads(), help="torch threads"
     )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
+    parser.add_argument(
+        "--tile-only", action="store_true", help="only the per-tile operations"
+    )
     parser.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -245,6 +310,11 @@ def main(argv: list[str] | None = None) -> None:
         print(memory_here(args._memory[0], int(args._memory[1])))
         return
     load = list(os.getloadavg())
+    if args.tile_only:
+        tile = {"tile_us": tile_ops(), "forward_ms_n2048": ceiling()}
+        tile["load_average"] = [load, list(os.getloadavg())]
+        print(json.dumps(tile, indent=1))
+        return
     result = run(args)
     result["load_average_at_start"] = load
     for r in result["results"]:

@@ -26,7 +26,7 @@ from selfattn._checks import (
     checked_by,
     checked_module,
 )
-from selfattn.positions import rope as apply_rope
+from selfattn.positions import rope
 from selfattn.softmax import softmax_masked
 
 
@@ -39,7 +39,8 @@ def check_repeat_kv_args(t: Any, group: Any) -> None:
 @checked_by(check_repeat_kv_args)
 # --8<-- [start:repeat_kv]
 def repeat_kv(t: torch.Tensor, group: int) -> torch.Tensor:
-    """Each key/value head ``group`` times in a row: query head ``i`` gets KV head ``i // group``.
+    """Each key/value head ``group`` times in a row: query head ``i``
+    gets KV head ``i // group``.
 
     Shapes: ``t`` (..., h_kv, n, d_h) -> (..., h_kv * group, n, d_h).
     """
@@ -80,7 +81,8 @@ def check_band_mask_args(q_pos: Any, k_pos: Any, window: Any = None) -> None:
 def band_mask(
     q_pos: torch.Tensor, k_pos: torch.Tensor, window: int | None = None
 ) -> torch.Tensor:
-    """``keep[i, j] = 0 <= q_pos[i] - k_pos[j] < window``: not later, not too far back.
+    """``keep[i, j] = 0 <= q_pos[i] - k_pos[j] < window``: not later, and
+    not too far back.
 
     Without a window this is the causal mask. Positions, not indices, so
     it works for keys stored in any order (the rolling cache).
@@ -157,10 +159,10 @@ def grouped_attention(
     *batch, h, n_q, d_h = q.shape
     h_kv, n_k = k.shape[-3], k.shape[-2]
     group = h // h_kv
-    q = q.reshape(*batch, h_kv, group * n_q, d_h)  # a group's rows stacked
-    scores = q @ k.transpose(-2, -1) / math.sqrt(d_h)  # (..., h_kv, g n_q, n_k)
+    q = q.reshape(*batch, h_kv, group * n_q, d_h)  # a group's rows
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_h)  # (.., g n_q, n_k)
     scores = scores.reshape(*batch, h_kv, group, n_q, n_k)
-    weights = softmax_masked(scores, keep)  # keep: (n_q, n_k) for every head
+    weights = softmax_masked(scores, keep)  # one (n_q, n_k) mask for all
     z = weights.reshape(*batch, h_kv, group * n_q, n_k) @ v
     return z.reshape(*batch, h, n_q, d_h)  # (..., h, n_q, d_h)
 
@@ -258,7 +260,7 @@ class KVCache:
     def update(
         self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Store new keys and values; return all the new queries may see."""
+        """Store new keys and values; return all the new queries see."""
         return self.roll(k, v) if self.rolling else self.append(k, v)
 
     def reset(self) -> None:
@@ -289,7 +291,8 @@ class KVCache:
         start, end = self.length, self.length + k.shape[-2]
         self.keys[:, :, start:end] = k
         self.values[:, :, start:end] = v
-        self.positions[start:end] = torch.arange(start, end, device=k.device)
+        new = torch.arange(start, end, device=k.device)
+        self.positions[start:end] = new
         self.length = end
         keys, values = self.keys[:, :, :end], self.values[:, :, :end]
         return keys, values, self.positions[:end]  # views, no copy
@@ -448,7 +451,8 @@ class GroupedQueryAttention(nn.Module):
         rope_base: float = 10000.0,
     ) -> None:
         super().__init__()
-        self.d_in, self.d_out, self.context_length = d_in, d_out, context_length
+        self.d_in, self.d_out = d_in, d_out
+        self.context_length = context_length
         self.n_heads, self.n_kv_heads = n_heads, n_kv_heads
         self.head_dim = d_out // n_heads
         self.window, self.rope, self.rope_base = window, rope, rope_base
@@ -467,16 +471,20 @@ class GroupedQueryAttention(nn.Module):
         v = self.W_value(x).unflatten(-1, (self.n_kv_heads, -1))
         q, k, v = (t.transpose(-3, -2) for t in (q, k, v))  # heads first
         if self.rope:  # rotate by each token's absolute position
-            q = apply_rope(q, positions, base=self.rope_base)
-            k = apply_rope(k, positions, base=self.rope_base)
+            q = rope(q, positions, base=self.rope_base)
+            k = rope(k, positions, base=self.rope_base)
         return q, k, v
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        start = 0 if cache is None else cache.length  # the first new position
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        start = 0 if cache is None else cache.length  # first new position
         pos = torch.arange(start, start + x.shape[-2], device=x.device)
         q, k, v = self.project(x, pos)
         k_pos = pos
-        if cache is not None:  # attend to the cached tokens and the new ones
+        if cache is not None:  # the cached tokens and the new ones
             k, v, k_pos = cache.update(k, v)
         keep = band_mask(pos, k_pos, self.window)  # (n, n_k)
         z = grouped_attention(q, k, v, keep)  # (..., h, n, d_h)
@@ -485,7 +493,7 @@ class GroupedQueryAttention(nn.Module):
         return out
 
     def new_cache(self, batch_size: int) -> KVCache:
-        """An empty cache for ``batch_size`` sequences, on the module's device."""
+        """An empty cache for ``batch_size`` sequences (module's device)."""
         capacity = self.context_length
         if self.window is not None:  # a rolling buffer of `window` slots
             capacity = min(self.window, self.context_length)
@@ -545,7 +553,7 @@ def decode_step_plain(
     past_k: torch.Tensor,
     past_v: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A cached decode step in its plainest form: the cache is two tensors.
+    """A cached decode step in its plainest form: two tensors as cache.
 
     Only the new tokens ``x`` (batch, n_new, d_in) are projected; their
     keys and values join the past ones (batch, h_kv, m, d_h). Returns the

@@ -205,22 +205,28 @@ def ring_schedule(
     return pairs
 
 
-def unmasked_tiles(pairs: Sequence[Pair], world_size: int, layout: str) -> int:
-    """How many tiles of the ``2p x 2p`` grid (chunks of ``n / 2p`` tokens, the same
-    grid for both layouts) the computed pairs cover with at least one kept score.
-
-    A zigzag chunk is one grid tile; a contiguous chunk is two, so a full contiguous
-    pair covers 4 tiles and a diagonal one 3 (two causal squares and one full tile).
-    """
+def pair_tiles(pair: Pair, world_size: int, layout: str) -> list[tuple[int, int, str]]:
+    """The tiles of the ``2p x 2p`` grid (chunks of ``n / 2p`` tokens, the same grid
+    for both layouts) that a computed pair covers with at least one kept score, as
+    (query tile, key tile, "full" or "diagonal"). A zigzag chunk is one grid tile; a
+    contiguous chunk is two, so a full contiguous pair covers 4 tiles and a diagonal
+    one 3 (two causal squares and the full tile below them). Skipped: none."""
+    if pair.kind == "skip":
+        return []
     per = 2 * world_size // num_chunks(world_size, layout)  # grid tiles per chunk
-    count = 0
-    for pair in pairs:
-        if pair.kind == "skip":
-            continue
-        for i in range(pair.q_chunk * per, (pair.q_chunk + 1) * per):
-            for j in range(pair.k_chunk * per, (pair.k_chunk + 1) * per):
-                count += pair.kind == "full" or j <= i
-    return count
+    tiles = []
+    for i in range(pair.q_chunk * per, (pair.q_chunk + 1) * per):
+        for j in range(pair.k_chunk * per, (pair.k_chunk + 1) * per):
+            if pair.kind == "full" or j < i:
+                tiles.append((i, j, "full"))
+            elif j == i:
+                tiles.append((i, j, "diagonal"))
+    return tiles
+
+
+def unmasked_tiles(pairs: Sequence[Pair], world_size: int, layout: str) -> int:
+    """How many tiles of the ``2p x 2p`` grid the pairs cover (``pair_tiles``)."""
+    return sum(len(pair_tiles(pair, world_size, layout)) for pair in pairs)
 
 
 def tiles_per_rank(world_size: int, *, layout: str, causal: bool) -> list[int]:
@@ -1027,9 +1033,15 @@ def main(argv: list[str] | None = None) -> None:
         default=2,
         help="processes to start (ignored under torchrun)",
     )
-    parser.add_argument("--n", type=int, default=4096, help="sequence length")
+    # Not "--n" or "--d" alone: torchrun's own parser reads them as abbreviations
+    # of its options (--nnodes, ...) even after the module name.
+    parser.add_argument(
+        "--seq-len", "--n", dest="n", type=int, default=4096, help="sequence length n"
+    )
     parser.add_argument("--heads", type=int, default=1)
-    parser.add_argument("--d", type=int, default=64, help="d_k = d_v")
+    parser.add_argument(
+        "--head-dim", "--d", dest="d", type=int, default=64, help="d_k = d_v"
+    )
     parser.add_argument(
         "--dtype",
         default="float32",

@@ -32,8 +32,9 @@ def test_shifting_sinusoidal_encodings_is_a_rotation(
     expected = sinusoidal_positions(
         n, 2 * half_d, offset=offset + t, dtype=torch.float64
     )
-    size = 1.0 + abs(offset) + abs(t) + n  # angles of this size round to eps * size
-    assert_close(shift_sinusoidal(pe, t), expected, condition=size)
+    # Angles up to (offset + |t| + n) radians, each rounded to ~eps * angle.
+    condition = 1.0 + offset + abs(t) + n
+    assert_close(shift_sinusoidal(pe, t), expected, condition=condition)
 
 
 def test_the_slowest_pair_of_a_llama_sized_head() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 
@@ -81,6 +81,7 @@ def test_each_rank_computes_the_blocks_of_the_schedule(p: int) -> None:
         assert row["pairs_backward"] == row["schedule"], row["rank"]
 
 
+# --8<-- [start:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
 @pytest.mark.parametrize("p", WORLD_SIZES)
 def test_zigzag_balances_causal_tiles_and_contiguous_does_not(p: int) -> None:
     counted: dict[tuple[str, bool], list[int]] = {}
@@ -98,6 +99,9 @@ def test_zigzag_balances_causal_tiles_and_contiguous_does_not(p: int) -> None:
     assert counted[("zigzag", False)] == counted[("contiguous", False)] == [4 * p] * p
     assert tiles_per_rank(p, layout="zigzag", causal=True) == zigzag
     assert tiles_per_rank(p, layout="contiguous", causal=True) == contiguous
+
+
+# --8<-- [end:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
 
 
 def test_peak_memory_per_rank_grows_as_n_over_p() -> None:
@@ -149,6 +153,7 @@ def test_zigzag_pairs_an_early_chunk_with_a_late_one() -> None:
     assert shard(x, 1, 4, layout="zigzag").flatten().tolist() == [2, 3, 12, 13]
 
 
+@settings(max_examples=25)  # each example plays up to 4 ranks x 4 steps
 @given(
     p=st.integers(1, 4),
     layout=st.sampled_from(LAYOUTS),
@@ -292,3 +297,69 @@ def test_without_a_process_group_the_error_says_how_to_start_one() -> None:
 def test_bad_input_names_the_argument(call: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_entry_point_runs_a_local_ring(capsys: pytest.CaptureFixture[str]) -> None:
+    from selfattn.ring import main
+
+    main(
+        [
+            "--nproc",
+            "2",
+            "--seq-len",
+            "64",
+            "--head-dim",
+            "8",
+            "--causal",
+            "--layout",
+            "zigzag",
+            "--backward",
+            "--check",
+            "--timeout",
+            "120",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert "2 rank(s)" in printed
+    difference = float(printed.rsplit(":", 1)[1])
+    assert difference < 1e-5, printed
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device; none is available"
+)
+def test_a_ring_of_one_rank_on_cuda_matches_sdpa() -> None:
+    """One GPU cannot hold a multi-rank NCCL ring; a gloo group of one rank (this
+    process, no transfer) runs every block of the ring code on CUDA tensors."""
+    import datetime
+
+    import torch.distributed as dist
+
+    from selfattn.ring import free_port
+
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{free_port()}",
+        rank=0,
+        world_size=1,
+        timeout=datetime.timedelta(seconds=60),
+    )
+    try:
+        g = torch.Generator(device="cuda").manual_seed(0)
+        q, k, v = (
+            torch.randn(2, 3, 512, 32, device="cuda", generator=g, requires_grad=True)
+            for _ in range(3)
+        )
+        out = ring_attention(q, k, v, causal=True, layout="zigzag")
+        out.sum().backward()  # type: ignore[no-untyped-call]
+        ours = [out.detach(), *(t.grad for t in (q, k, v))]
+        q2, k2, v2 = (t.detach().double().requires_grad_() for t in (q, k, v))
+        ref = F.scaled_dot_product_attention(q2, k2, v2, is_causal=True)
+        ref.sum().backward()  # type: ignore[no-untyped-call]
+        for mine, theirs in zip(ours, (ref, q2.grad, k2.grad, v2.grad), strict=True):
+            assert mine is not None
+            assert theirs is not None
+            torch.testing.assert_close(mine.double(), theirs, rtol=1e-4, atol=1e-4)
+    finally:
+        dist.destroy_process_group()

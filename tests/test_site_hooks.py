@@ -118,3 +118,16 @@ def test_playground_is_filled_from_selfattn() -> None:
     assert attrs["data-embeddings"] == [list(row) for row in selfattn.EMBEDDINGS]
     assert 'data-causal="on"' in out
     assert playground.on_page_content("<p>none</p>", page, None, None) == "<p>none</p>"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_notebook_markdown_math_is_rendered_but_not_code() -> None:
+    page = (
+        '<article><div class="jupyter-wrapper"><p>Score $\\omega_j$ and '
+        "$$Z = A V$$ cost $n^2$.</p><pre>x = '$keep$'</pre></div></article>"
+    )
+    out = speed.notebook_math(page)
+    assert out.count('class="arithmatex"') == 3
+    assert out.count('class="katex-display"') == 1
+    assert "<pre>x = '$keep$'</pre>" in out, "code is left as written"
+    assert speed.notebook_math("<p>$x$</p>") == "<p>$x$</p>", "only notebook pages"

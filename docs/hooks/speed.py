@@ -103,6 +103,44 @@ def server_side_math(output: str) -> str:
     return KATEX_SCRIPTS.sub("", MATH.sub(put, output))
 
 
+# A notebook's Markdown cells keep their TeX as $...$ and $$...$$ (nbconvert leaves
+# math for MathJax, which the site does not load): rendered here like the pages' math.
+NOTEBOOK_SKIP = re.compile(r"(<(pre|code|script|style)\b.*?</\2>|<[^>]+>)", re.S | re.I)
+NOTEBOOK_MATH = re.compile(
+    r"\$\$(?P<display>[^$]+?)\$\$"
+    r"|(?<![\w$\\])\$(?P<inline>[^\s$](?:[^$\n]*[^\s$\\])?)\$(?![\w$])"
+)
+
+
+def notebook_math(output: str) -> str:
+    start = output.find('<div class="jupyter-wrapper">')
+    if start < 0:
+        return output
+    end = output.find("</article>", start)
+    end = len(output) if end < 0 else end
+    pieces = NOTEBOOK_SKIP.split(output[start:end])
+    # re.split with two groups yields text, whole match, inner group, text, ...
+    texts = range(0, len(pieces), 3)
+    formulas: list[tuple[str, bool]] = []
+    for k in texts:
+        for m in NOTEBOOK_MATH.finditer(pieces[k]):
+            tex = m.group("display") or m.group("inline")
+            formulas.append(
+                (html.unescape(tex).strip(), m.group("display") is not None)
+            )
+    if not formulas:
+        return output
+    rendered = iter(render_math(formulas))
+
+    def put(m: re.Match[str]) -> str:
+        return f'<span class="arithmatex">{next(rendered)}</span>'
+
+    for k in texts:
+        pieces[k] = NOTEBOOK_MATH.sub(put, pieces[k])
+    body = "".join(p for i, p in enumerate(pieces) if i % 3 != 2)
+    return output[:start] + body + output[end:]
+
+
 class JupyterCss:
     """JupyterLab's stylesheet, pruned to the class names the notebook pages use."""
 
@@ -205,17 +243,39 @@ def _resolve(page_url: str, src: str) -> list[str]:
     return parts
 
 
+# KaTeX's stylesheet declares its fonts font-display: block, so text with math stays
+# invisible until they arrive; the two that nearly every formula uses are fetched
+# at once, alongside the stylesheets, rather than after the first layout.
+KATEX_FONTS = ("KaTeX_Main-Regular.woff2", "KaTeX_Math-Italic.woff2")
+
+
+def preload_katex_fonts(output: str, page: Page) -> str:
+    match = KATEX_CSS.search(output)
+    if not match:
+        return output
+    links = "".join(
+        '<link rel="preload" as="font" type="font/woff2" crossorigin '
+        f'href="{get_relative_url("assets/vendor/katex/fonts/" + font, page.url)}">'
+        for font in KATEX_FONTS
+    )
+    return output[: match.start()] + links + output[match.start() :]
+
+
 @event_priority(-90)  # after mkdocs-jupyter's HTML is in the page, before offline.py
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     # Material's instant navigation brings the next page's <head> along (it adds and
     # removes stylesheets), so a stylesheet may be left off the pages that need none.
     # Scripts at the end of <body> are not reloaded: those stay on every page.
+    if node() and KATEX_JS.is_file():
+        output = notebook_math(output)
     if "pyodide" not in output.replace("_markdown_exec_pyodide", ""):
         output = PYODIDE_ASSETS.sub("", output)
     if 'class="doc doc-' not in output:
         output = MKDOCSTRINGS_CSS.sub("", output)
     if 'class="arithmatex"' not in output:
         output = KATEX_CSS.sub("", output)
+    else:
+        output = preload_katex_fonts(output, page)
     if node() and KATEX_JS.is_file():
         output = server_side_math(output)
     output = light_figures(output, page, config)

@@ -2,7 +2,7 @@
 # # All tokens at once (companion notebook)
 #
 # Runs the chapter [All tokens at once](../../all-at-once/) end to end: the score
-# matrix $\Omega = X X^\top$, the row-wise softmax, the context vectors $Z = A X$, the
+# matrix Ω = X Xᵀ, the row-wise softmax, the context vectors Z = A X, the
 # weights heatmap, the evidence that the loop, the matrix form and PyTorch's attention
 # agree, and the chapter's exercises with their solutions. It needs `selfattn` (and
 # so PyTorch) and matplotlib.
@@ -71,10 +71,10 @@ print(torch.allclose(by_loop, context), torch.allclose(reference, context, atol=
 # %% [markdown]
 # ## Exercises
 #
-# 1. **By hand.** With $n = 10$ tokens of $d = 4$ numbers, what are the shapes of $X$,
-#    $\Omega$, $A$ and $Z$? How many dot products does $\Omega$ hold?
+# 1. **By hand.** With n = 10 tokens of d = 4 numbers, what are the shapes of X,
+#    Ω, A and Z? How many dot products does Ω hold?
 # 2. **Write a function** `attention_einsum(x)` that computes
-#    $\operatorname{softmax}(X X^\top)\,X$ with `torch.einsum`.
+#    softmax(X Xᵀ) X with `torch.einsum`.
 # 3. **Write a function** `most_attended(weights, tokens)` that names, for each query,
 #    the token with its largest weight. Does every token attend most to itself?
 #
@@ -83,7 +83,7 @@ print(torch.allclose(by_loop, context), torch.allclose(reference, context, atol=
 # %% [markdown]
 # ### Solution 1
 #
-# $X$ and $Z$ are $10 \times 4$, $\Omega$ and $A$ are $10 \times 10$: 100 dot products.
+# X and Z are 10 × 4, Ω and A are 10 × 10: 100 dot products.
 
 # %%
 x10 = torch.rand(10, 4)

@@ -71,7 +71,7 @@ print(selfattn.softmax_naive(half), softmax_stable(half))
 # %% [markdown]
 # ## Exercises
 #
-# 1. **By hand.** Two scores $(1, 3)$: compute the right weights and the weights
+# 1. **By hand.** Two scores (1, 3): compute the right weights and the weights
 #    normalised twice. Which are flatter?
 # 2. **Write a function** `check_weights(weights)` that raises `ValueError` unless
 #    every row is non-negative and sums to one. Which mistakes does it catch?

@@ -7,7 +7,7 @@
 
 # %%
 import torch
-import torch.nn.functional as F
+from torch.nn.functional import scaled_dot_product_attention
 
 import selfattn
 
@@ -19,7 +19,7 @@ keep = selfattn.band_mask(torch.arange(6), torch.arange(6))  # causal
 
 # %%
 ours = selfattn.grouped_attention(q, k, v, keep)
-sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+sdpa = scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
 print(torch.allclose(ours, sdpa, atol=1e-6))
 
 # %% [markdown]

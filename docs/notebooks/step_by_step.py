@@ -24,14 +24,14 @@ query = inputs[query_index]
 print(selfattn.TOKENS[query_index], query)
 
 # %% [markdown]
-# Step 1: one score $\omega_j$ per token, a dot product with the query.
+# Step 1: one score ωⱼ per token, a dot product with the query.
 
 # %%
 scores = attention_scores_loop(query, inputs)  # (6,)
 print(scores)
 
 # %% [markdown]
-# Step 2: scores to weights $\alpha_j$. Dividing by the sum, the naive softmax and the
+# Step 2: scores to weights αⱼ. Dividing by the sum, the naive softmax and the
 # stable softmax; the two softmaxes agree with each other and with `torch.softmax`.
 
 # %%
@@ -50,7 +50,7 @@ for big in (torch.tensor([1000.0, 999.0]), torch.tensor([-1000.0, -1001.0])):
     print(selfattn.softmax_naive(big), softmax_stable(big))
 
 # %% [markdown]
-# Step 3: the context vector $z$, the weighted sum of the embeddings.
+# Step 3: the context vector z, the weighted sum of the embeddings.
 
 # %%
 z = context_vector_loop(weights, inputs)  # (3,)
@@ -70,13 +70,13 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# 1. **By hand.** Compute the score $\omega_2$ of *Magic* for *happens* from their
+# 1. **By hand.** Compute the score ω₂ of *Magic* for *happens* from their
 #    embeddings, (0.43, 0.15, 0.89) and (0.55, 0.87, 0.66).
-# 2. **By hand.** What are the softmax weights of the scores $(1, 1, 1 + \ln 2)$?
+# 2. **By hand.** What are the softmax weights of the scores (1, 1, 1 + ln 2)?
 # 3. **Write a function** `context_vector_of(query_index, inputs)` that runs the three
 #    steps for any token.
 # 4. **Write a function** `softmax_with_temperature(scores, temperature)` for
-#    $\operatorname{softmax}(\omega / T)$; try $T$ = 0.1, 1 and 10.
+#    softmax(ω / T); try T = 0.1, 1 and 10.
 #
 # Try them before reading on.
 
@@ -89,8 +89,8 @@ print(0.43 * 0.55 + 0.15 * 0.87 + 0.89 * 0.66, scores[1].item())
 # %% [markdown]
 # ### Solution 2
 #
-# Only differences matter: $(0, 0, \ln 2)$ gives exponentials $(1, 1, 2)$, so the
-# weights are $(1/4, 1/4, 1/2)$.
+# Only differences matter: (0, 0, ln 2) gives exponentials (1, 1, 2), so the
+# weights are (1/4, 1/4, 1/2).
 
 # %%
 print(softmax_stable(torch.tensor([1.0, 1.0, 1.0 + math.log(2.0)])))

@@ -75,9 +75,9 @@ for token, z in zip(selfattn.TOKENS, context, strict=True):
 # ## Exercises
 #
 # 1. **By hand.** *Magic* gives half its attention to itself and half to *happens*:
-#    $\alpha_1 = \alpha_2 = 0.5$, the others 0. Compute its context vector $z$.
-# 2. **Averaging is attention too.** Write `uniform_weights(n)`, the $n \times n$
-#    weights of tokens that attend evenly to all $n$ tokens, and check that they give
+#    α₁ = α₂ = 0.5, the others 0. Compute its context vector z.
+# 2. **Averaging is attention too.** Write `uniform_weights(n)`, the n × n
+#    weights of tokens that attend evenly to all n tokens, and check that they give
 #    every token the sentence average.
 #
 # Try them before reading on.

@@ -241,6 +241,10 @@ def test_playground_appears_once_after_instant_navigation(
     page.goto(base_url)
     target = urljoin(base_url, playground_page)
     for stop in (target, base_url, target):
+        # Between two navigations the document may be mid-swap: wait for a body.
+        page.wait_for_function(
+            "() => document.body && document.querySelector('.md-content')"
+        )
         page.evaluate(FOLLOW_LINK_JS, stop)
         page.wait_for_function(ARRIVED_JS, arg=stop)
     page.locator(PANEL).wait_for()

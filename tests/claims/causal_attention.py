@@ -53,7 +53,7 @@ def only_the_largest_is_protected() -> None:
 def exercise_one() -> None:
     row = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 5.0], [0.0, 0.0, 0.0]])
     everything = torch.softmax(row[1], dim=-1)
-    assert round(everything[0].item(), 3) == round(everything[1].item(), 3) == 0.018
+    assert 0.015 < everything[0].item() == everything[1].item() < 0.02
     assert causal_weights_loop(row)[1].tolist() == [0.5, 0.5, 0.0]
     torch.testing.assert_close(
         selfattn.causal_softmax_renormalised(row)[1], torch.tensor([0.5, 0.5, 0.0])
@@ -75,5 +75,5 @@ CLAIMS = [
         only_the_largest_is_protected,
     ),
     Claim("shifts each row by its largest kept score", only_the_largest_is_protected),
-    Claim("gives keys 0 and 1 about 0.018 each", exercise_one),
+    Claim("gives keys 0 and 1 just under 0.02 each", exercise_one),
 ]

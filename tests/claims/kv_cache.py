@@ -24,7 +24,8 @@ def decode_results() -> dict[str, Any]:
 
 def ten_times_faster_at_2048() -> None:
     row = next(r for r in decode_results()["speed"] if r["n"] == 2048)
-    assert row["speedup"] >= 10, row["speedup"]
+    assert row["speedup_cpu"] >= 10, row["speedup_cpu"]  # CPU time
+    assert row["speedup"] >= 10, row["speedup"]  # and the wall clock
 
 
 def bytes_fall_by_the_group_size() -> None:

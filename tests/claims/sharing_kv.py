@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from selfattn import GroupedQueryAttention, kv_cache_bytes, repeat_kv
 from tests.test_claims import Claim
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def per_token(h_kv: int) -> int:
@@ -50,7 +54,24 @@ def llama2_70b_mha_is_eight_times() -> None:
     assert size(64) == 8 * size(8)
 
 
+def measured_peak_follows_the_kv_heads() -> None:
+    paths = sorted(
+        p for p in RESULTS.glob("decode-cpu-*.json") if "quick" not in p.name
+    )
+    rows = [r for r in json.loads(paths[-1].read_text())["memory"] if not r["window"]]
+    rows.sort(key=lambda r: -r["n_kv_heads"])  # MHA, GQA, MQA
+    peaks = [r["peak_rss_increase_bytes"] for r in rows]
+    assert peaks == sorted(peaks, reverse=True)
+    assert len(set(peaks)) == len(peaks)
+    for r in rows:
+        assert r["peak_rss_increase_bytes"] >= r["cache_tensor_bytes"]
+
+
 CLAIMS = [
+    Claim(
+        "it falls along with the number of key/value heads",
+        measured_peak_follows_the_kv_heads,
+    ),
     Claim(
         "the repeated keys and values are times the size", repeat_is_group_times_larger
     ),

@@ -15,6 +15,7 @@ function selfattnA11y() {
   // notebook output that scrolls sideways (it never wraps inside a number).
   focusIfScrolling(".md-typeset__scrollwrap", "Table (scrolls sideways)");
   focusIfScrolling(".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)");
+  focusIfScrolling(".md-typeset .katex-display", "Formula (scrolls sideways)");
 }
 function focusIfScrolling(selector, label) {
   document.querySelectorAll(selector).forEach((el) => {

@@ -1,0 +1,124 @@
+"""Claims of docs/efficient-attention.md, each checked by computing it with selfattn
+or by reading the committed benchmark results."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from selfattn import attention_tiled, online_softmax_step
+from tests.test_claims import Claim
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def figures() -> ModuleType:
+    """docs/figures/efficient.py, whose step-through the page shows."""
+    sys.path.insert(0, str(ROOT / "docs" / "figures"))
+    spec = importlib.util.spec_from_file_location(
+        "figures_efficient", ROOT / "docs" / "figures" / "efficient.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def exponentials_at_most_one() -> None:
+    scores = 50 * torch.randn(4, 30)
+    weights = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+    assert weights.max() <= 1.0
+
+
+def nothing_overflows() -> None:
+    m = torch.full((1, 2, 1), -math.inf)
+    l, acc = torch.zeros(1, 2, 1), torch.zeros(1, 2, 3)  # noqa: E741
+    for start in (0.0, 3e4, 8e4):  # each block's maximum beats the last
+        s = start + torch.randn(1, 2, 5)
+        m = online_softmax_step(m, l, acc, s, torch.randn(1, 5, 3))
+    assert torch.isfinite(l).all()
+    assert torch.isfinite(acc).all()
+
+
+def running_sum_shrinks() -> None:
+    steps = figures().online_steps()
+    assert steps[1]["m"] > steps[0]["m"]  # the second block raises the maximum
+    assert steps[1]["l"] < steps[0]["l"]  # and the rescaled sum is smaller
+
+
+def online_equals_softmax_beyond_exp() -> None:
+    torch.manual_seed(0)  # the page's example
+    q, k, v = torch.randn(1, 5, 8), torch.randn(1, 12, 8), torch.randn(1, 12, 4)
+    scores = 300 * (q @ k.transpose(-2, -1))
+    assert torch.exp(scores).isinf().any()
+    m = torch.full((1, 5, 1), -math.inf)
+    l, acc = torch.zeros(1, 5, 1), torch.zeros(1, 5, 4)  # noqa: E741
+    for j0 in range(0, 12, 5):
+        block = scores[..., j0 : j0 + 5].clone()
+        m = online_softmax_step(m, l, acc, block, v[:, j0 : j0 + 5])
+    assert torch.allclose(acc / l, torch.softmax(scores, -1) @ v)
+
+
+def one_tile_at_a_time() -> None:
+    from tests.test_efficient import LargestAllocation
+
+    b, n, d, block = 2, 512, 8, 64
+    q, k, v = (torch.randn(b, n, d) for _ in range(3))
+    with LargestAllocation(q, k, v) as spy:
+        attention_tiled(q, k, v, block_q=block, block_k=block)
+    assert spy.largest <= max(b * n * d, b * block * block)
+
+
+def gpu(dtype: str) -> dict[tuple[str, int], dict[str, float]]:
+    result = json.loads(
+        (RESULTS / f"cuda-nvidia-h200-{dtype}-2026-11-27.json").read_text()
+    )
+    return {(r["impl"], r["n"]): r for r in result["results"]}
+
+
+def float32_memory_small_multiple() -> None:
+    t = gpu("float32")
+    ns = [n for impl, n in t if impl == "tiled" and n >= 1024]
+    ratios = [
+        t[("tiled", n)]["peak_extra_bytes"] / t[("sdpa", n)]["peak_extra_bytes"]
+        for n in ns
+    ]
+    assert max(ratios) <= 3.0
+
+
+def sdpa_beats_forced_kernels() -> None:
+    t = gpu("bfloat16")
+    n = max(n for impl, n in t if impl == "sdpa")
+    assert t[("sdpa", n)]["ms"] < t[("sdpa_flash", n)]["ms"]
+    assert t[("sdpa", n)]["ms"] < t[("sdpa_efficient", n)]["ms"]
+
+
+CLAIMS = [
+    Claim("keeps every exponential at most 1", exponentials_at_most_one),
+    Claim("the factor is at most 1 and nothing overflows", nothing_overflows),
+    Claim("the running sum shrinks after the second block", running_sum_shrinks),
+    Claim("scores far beyond the range of exp", online_equals_softmax_beyond_exp),
+    Claim("At most one tile of scores exists at a time.", one_tile_at_a_time),
+    Claim(
+        "In float32 that is a small multiple of SDPA's memory.",
+        float32_memory_small_multiple,
+    ),
+    Claim(
+        "SDPA left to choose for itself was faster than both kernels we forced",
+        sdpa_beats_forced_kernels,
+    ),
+]
+
+NOT_CLAIMS = {
+    "the largest score seen so far": "defines m, the running maximum",
+    "which times the forward again": "'times' is the verb: the run measures the forward",
+    "Move both to the larger maximum": "an instruction: the solution's method",
+}
