@@ -113,15 +113,16 @@ def check_grouped_args(q: Any, k: Any, v: Any, keep: Any) -> None:
         )
     if q.shape[-3] % k.shape[-3] != 0:
         raise ValueError(
-            f"the key/value heads must divide the query heads, got {q.shape[-3]} "
-            f"query heads and {k.shape[-3]} key/value heads"
+            "k's key/value heads must divide q's query heads, got "
+            f"q {tuple(q.shape)} ({q.shape[-3]} heads) and k {tuple(k.shape)} "
+            f"({k.shape[-3]} heads)"
         )
     if not isinstance(keep, torch.Tensor) or keep.dtype != torch.bool:
         raise TypeError(f"keep must be a bool tensor, got {_describe(keep)}")
     if keep.shape != (q.shape[-2], k.shape[-2]):
         raise ValueError(
-            f"keep must have shape (n_q, n_k) = {(q.shape[-2], k.shape[-2])}, got "
-            f"{tuple(keep.shape)}"
+            f"keep must have shape (n_q, n_k) = {(q.shape[-2], k.shape[-2])} "
+            f"(q's and k's tokens), got {tuple(keep.shape)}"
         )
 
 
@@ -532,6 +533,16 @@ def check_step_plain_args(module: Any, x: Any, past_k: Any, past_v: Any) -> None
                 f"{name} must have shape (batch, h_kv={module.n_kv_heads}, m, "
                 f"d_h={module.head_dim}), got {tuple(t.shape)}"
             )
+    if past_k.shape != past_v.shape:
+        raise ValueError(
+            "past_k and past_v must have one shape, got "
+            f"{tuple(past_k.shape)} and {tuple(past_v.shape)}"
+        )
+    if x.dim() != past_k.dim() - 1 or x.shape[:-2] != past_k.shape[:-3]:
+        raise ValueError(
+            "x must have shape (batch, n_new, d_in) with past_k's batch "
+            f"{tuple(past_k.shape[:-3])}, got x {tuple(x.shape)}"
+        )
 
 
 @checked_by(check_step_plain_args)

@@ -151,21 +151,78 @@ def statistics(fn: Callable[..., Any]) -> list[Call]:
     return [Call(fn, {"d_k": 4, "scaled": True}, extra={"d_k": [0]})]
 
 
-def rope_calls(fn: Callable[..., Any], **kw: Any) -> list[Call]:
-    """RoPE on rows at positions 0 .. n-1. The positions are made here from x:
-    an integer tensor is their valid type, so the derived mutations do not apply
-    to them (tests/test_positions.py has their bad-input cases)."""
+def gqa_calls() -> list[Call]:
+    init: dict[str, Any] = {
+        "d_in": 8,
+        "d_out": 8,
+        "n_heads": 4,
+        "n_kv_heads": 2,
+        "context_length": 12,
+    }
 
-    def at_positions(x: torch.Tensor, **rest: Any) -> Any:
-        n = x.shape[-2] if isinstance(x, torch.Tensor) and x.dim() >= 2 else 0
-        return fn(x, torch.arange(n), **rest)
+    def forward(x: torch.Tensor) -> Any:
+        return selfattn.GroupedQueryAttention(**init)(x)
 
-    args = {"x": t(4, 2), "base": 10000.0, **kw}
-    return [Call(at_positions, args, tied={"x": (-1,)}, extra={"base": [0.0]})]
+    extra = {"n_kv_heads": [3, 0], "n_heads": [0], "context_length": [0]}
+    return [
+        Call(selfattn.GroupedQueryAttention, init, extra=extra),
+        Call(forward, {"x": t(5, 8)}, tied={"x": (-1,)}),
+    ]
 
 
-def even_d_calls(fn: Callable[..., Any], **kw: Any) -> list[Call]:
-    return [Call(fn, {"d": 4, **kw}, extra={"d": [3, 0]})]
+def decode_calls() -> list[Call]:
+    module = selfattn.GroupedQueryAttention(8, 8, 4, 2, context_length=12)
+    args = {
+        "module": module,
+        "x": t(1, 2, 8),
+        "past_k": t(1, 2, 3, 2),
+        "past_v": t(1, 2, 3, 2),
+    }
+    tied = {"x": (-1,), "past_k": (-1, -2, -3), "past_v": (-1, -2, -3)}
+    return [Call(selfattn.decode_step_plain, args, tied=tied)]
+
+
+def grouped(fn: Callable[..., Any]) -> list[Call]:
+    args = {
+        "q": t(4, 3, 2),
+        "k": t(2, 5, 2),
+        "v": t(2, 5, 2),
+        "keep": torch.ones(3, 5, dtype=torch.bool),
+    }
+    tied = {"q": (-1, -2, -3), "k": (-1, -2, -3), "v": (-2, -3), "keep": (-1, -2)}
+    return [Call(fn, args, tied=tied)]
+
+
+def rope_calls(fn: Callable[..., Any], **extra: Any) -> list[Call]:
+    args = {"x": t(5, 4), "positions": torch.arange(5), **extra}
+    return [Call(fn, args, tied={"x": (-1, -2), "positions": (-1,)})]
+
+
+def tiled_forward() -> list[Call]:
+    return [
+        Call(
+            selfattn.tiled_attention_forward,
+            {**qkv(), "scale": 0.5, "causal": True, "mask": MASK, "block_q": 2},
+            tied={**QKV_TIED, "mask": (-1, -2)},
+        )
+    ]
+
+
+def tiled_backward() -> list[Call]:
+    args = {**qkv(), "scale": 0.5, "causal": True, "mask": MASK, "block_k": 2}
+    out, lse = selfattn.tiled_attention_forward(
+        args["q"], args["k"], args["v"], scale=0.5, causal=True, mask=MASK
+    )
+    args.update({"out": out, "lse": lse, "grad_out": torch.ones_like(out)})
+    tied = {**QKV_TIED, "mask": (-1, -2), "out": (-1, -2), "lse": (-1,)}
+    tied["grad_out"] = (-1, -2)
+    return [Call(selfattn.tiled_attention_backward, args, tied=tied)]
+
+
+def sizes(fn: Callable[..., Any], **args: Any) -> list[Call]:
+    """A function of sizes (ints); n and n_tokens may be 0, the others may not."""
+    zero_ok = {"n", "n_tokens"}
+    return [Call(fn, args, extra={k: [-1 if k in zero_ok else 0] for k in args})]
 
 
 # name -> its valid calls (a function, so that each test gets fresh tensors)
@@ -259,20 +316,6 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
             },
         )
     ],
-    "half_to_interleaved": lambda: even_d_calls(selfattn.half_to_interleaved),
-    "interleaved_to_half": lambda: even_d_calls(selfattn.interleaved_to_half),
-    "rope": lambda: rope_calls(selfattn.rope, layout="half"),
-    "rope_complex": lambda: rope_calls(selfattn.rope_complex),
-    "rope_frequencies": lambda: even_d_calls(
-        selfattn.rope_frequencies, base=10000.0, dtype=torch.float64
-    ),
-    "sinusoidal_positions": lambda: [
-        Call(
-            selfattn.sinusoidal_positions,
-            {"n": 3, "d": 4, "base": 100.0, "offset": 2, "dtype": torch.float32},
-            extra={"n": [-1], "d": [3], "offset": [-1], "base": [0.0]},
-        )
-    ],
     "default_scale": lambda: [
         Call(selfattn.default_scale, {"d_k": 4}, extra={"d_k": [0]})
     ],
@@ -327,6 +370,45 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
         Call(selfattn.to_torch_mha, {"fused": selfattn.MultiHeadAttention(3, 4, 6, 2)})
     ],
     "torch_mha_forward": to_mha_forward,
+    # Part II: inference, positions, the efficient backward
+    "GroupedQueryAttention": gqa_calls,
+    "KVCache": lambda: [
+        Call(
+            selfattn.KVCache,
+            {"batch_size": 1, "n_kv_heads": 2, "head_dim": 4, "capacity": 8},
+            extra={"capacity": [0], "head_dim": [0]},
+        )
+    ],
+    "band_mask": lambda: [
+        Call(
+            selfattn.band_mask,
+            {"q_pos": torch.arange(3), "k_pos": torch.arange(4), "window": 2},
+            extra={"window": [0]},
+        )
+    ],
+    "decode_step_plain": decode_calls,
+    "grouped_attention": lambda: grouped(selfattn.grouped_attention),
+    "grouped_attention_plain": lambda: grouped(selfattn.grouped_attention_plain),
+    "repeat_kv": lambda: [
+        Call(selfattn.repeat_kv, {"t": t(2, 5, 4), "group": 2}, extra={"group": [0]})
+    ],
+    "rope": lambda: rope_calls(selfattn.rope, base=100.0, layout="half"),
+    "rope_complex": lambda: rope_calls(selfattn.rope_complex, base=100.0),
+    "rope_frequencies": lambda: [
+        Call(selfattn.rope_frequencies, {"d": 8, "base": 100.0}, extra={"d": [0, 3]})
+    ],
+    "sinusoidal_positions": lambda: sizes(selfattn.sinusoidal_positions, n=4, d=8),
+    "half_to_interleaved": lambda: [
+        Call(selfattn.half_to_interleaved, {"d": 8}, extra={"d": [0, 3]})
+    ],
+    "interleaved_to_half": lambda: [
+        Call(selfattn.interleaved_to_half, {"d": 8}, extra={"d": [0, 3]})
+    ],
+    "kv_cache_bytes": lambda: sizes(
+        selfattn.kv_cache_bytes, n_tokens=100, n_layers=2, n_kv_heads=2, head_dim=4
+    ),
+    "tiled_attention_forward": tiled_forward,
+    "tiled_attention_backward": tiled_backward,
     "toy_inputs": lambda: [
         Call(
             selfattn.toy_inputs,
@@ -349,6 +431,9 @@ def mutations(value: Any, tied: tuple[int, ...]) -> Iterator[tuple[str, Any]]:
     if isinstance(value, torch.Tensor) and value.dtype == torch.bool:
         yield "a string", "not a tensor"
         yield "a float tensor", value.float()
+    elif isinstance(value, torch.Tensor) and not value.dtype.is_floating_point:
+        yield "a string", "not a tensor"  # integer tensors: positions
+        yield "a float tensor", value.float() + 0.5
     elif isinstance(value, torch.Tensor):
         yield "a string", "not a tensor"
         yield "an integer tensor", value.round().long()
