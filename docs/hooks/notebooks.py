@@ -1,5 +1,8 @@
 """Turn each companion notebook (jupytext percent-format ``docs/notebooks/*.py``) into a
-``.ipynb`` page that mkdocs-jupyter executes, renders and offers for download.
+``.ipynb`` page that mkdocs-jupyter renders and offers for download. The notebooks
+are executed here, all at once on the machine's cores (each one's time is mostly its
+kernel starting), so mkdocs-jupyter only renders their outputs; a cell that raises
+fails the build.
 
 The ``.py`` files are what we edit and review; the ``.ipynb`` files exist only in the
 build (written under ``.cache/notebooks/``), so a committed notebook can never hold
@@ -19,17 +22,21 @@ retyping it; a missing file or section fails the build.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
@@ -65,6 +72,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     root = docs.parent / ".cache" / "notebooks"  # plays the docs_dir of these files
     out = root / "notebooks"
     out.mkdir(parents=True, exist_ok=True)
+    pending: list[tuple[NotebookNode, Path]] = []
     for source in sorted((docs / "notebooks").glob("*.py")):
         notebook = jupytext.read(source, fmt="py:percent")
         notebook.cells.insert(0, install_cell(config.site_url))
@@ -77,7 +85,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             "language": "python",
         }
         target = out / f"{source.stem}.ipynb"
-        jupytext.write(notebook, target, fmt="ipynb")
+        pending.append((notebook, target))
         # A File with a src_dir (not File.generated): mkdocs-jupyter's wrapper finds
         # the source path through src_dir.
         files.append(
@@ -88,7 +96,34 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
                 use_directory_urls=config.use_directory_urls,
             )
         )
+    execute_all(pending)
     return files
+
+
+def execute_all(notebooks: list[tuple[NotebookNode, Path]]) -> None:
+    """Run every notebook (the kernels in parallel, one per core: most of a
+    notebook's time is its kernel starting and importing torch) and write each,
+    outputs included, to its target; the first error fails the build, as a cell
+    that raises would on the page."""
+
+    def run(item: tuple[NotebookNode, Path]) -> None:
+        notebook, target = item
+        client = NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(target.parent)}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise RuntimeError(f"notebook {target.name} failed:\n{error}") from None
+        jupytext.write(notebook, target, fmt="ipynb")
+
+    workers = max(1, min(len(notebooks), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(run, notebooks):
+            del done
 
 
 WHEEL = f"selfattn-{selfattn.__version__}-py3-none-any.whl"
