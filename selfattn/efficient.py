@@ -360,54 +360,62 @@ def tiled_attention_forward(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The FlashAttention forward: the output and each query's log-sum-exp.
+    """The FlashAttention forward: the output and each row's logsumexp.
 
-    ``lse_i = log sum_j exp(scale * q_i . k_j)`` over the keys query i keeps;
-    a query that keeps none gets a zero output row and ``lse = -inf``.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
-    -> out (..., n_q, d_v) in q's dtype, lse (..., n_q) in float32 (float64
-    for float64 inputs). float16/bfloat16 tiles are computed in float32, one
-    block at a time: the inputs are never copied whole.
+    ``lse_i = log sum_j exp(scale * q_i . k_j)`` over the keys query i
+    keeps; a query that keeps none gets a zero row and ``lse = -inf``.
+    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
+    ``v`` (..., n_k, d_v) -> out (..., n_q, d_v) in q's dtype and
+    lse (..., n_q) in float32 (float64 for float64 inputs). float16 and
+    bfloat16 tiles are computed in float32, one block at a time: the
+    inputs are never copied whole.
     """
     work = compute_dtype(q.dtype)  # float32, or float64 for float64
     scale = default_scale(q.shape[-1]) if scale is None else scale
     batch, n_q, n_k = q.shape[:-2], q.shape[-2], k.shape[-2]
-    b = math.prod(batch)  # all heads in one bmm: one Python step per tile
+    b = math.prod(batch)  # all heads in one bmm: one step per tile
     d_k, d_v = q.shape[-1], v.shape[-1]
     q3 = q.reshape(b, n_q, d_k)  # a view when q is contiguous
-    # Key blocks as views; K^T_j (B, d_k, b_k) lets the GEMM read K transposed.
-    k_blocks = torch.split(k.reshape(b, n_k, d_k).transpose(-2, -1), block_k, -1)
+    # Key blocks as views; K^T_j (B, d_k, b_k) is read transposed.
+    kT = k.reshape(b, n_k, d_k).transpose(-2, -1)
+    k_blocks = torch.split(kT, block_k, dim=-1)
     v_blocks = torch.split(v.reshape(b, n_k, d_v), block_k, dim=-2)
-    if mask is not None:
-        mask = mask.expand(*batch, n_q, n_k)  # a view; a tile is copied when used
+    if mask is not None:  # a view; each tile is copied when used
+        mask = mask.expand(*batch, n_q, n_k)
     out = q3.new_empty((b, n_q, d_v))
     lse = q3.new_empty((b, n_q, 1), dtype=work)
-    # One score buffer serves every tile (bmm's out=): the loop allocates no tile.
-    buf = q3.new_empty(b * min(block_q, n_q) * min(block_k, n_k), dtype=work)
-    pos_q = torch.arange(n_q, device=q.device).unsqueeze(-1)  # (n_q, 1)
-    pos_k = torch.arange(n_k, device=q.device)  # (n_k,)
+    # One score buffer serves every tile (bmm's out=).
+    size = b * min(block_q, n_q) * min(block_k, n_k)
+    buf = q3.new_empty(size, dtype=work)
+    pos_q = torch.arange(n_q, device=q.device).unsqueeze(-1)
+    pos_k = torch.arange(n_k, device=q.device)
     for i0 in range(0, n_q, block_q):
         i1 = min(i0 + block_q, n_q)
-        # Scale the query block once (b_q x d_k) rather than each tile (b_q x b_k).
+        # Scale the query block (b_q x d_k), not each tile (b_q x b_k).
         q_i = q3[:, i0:i1].to(work) * scale  # (B, b_q, d_k)
         m = q_i.new_full((b, i1 - i0, 1), -math.inf)
         l = q_i.new_zeros((b, i1 - i0, 1))  # noqa: E741
         acc = q_i.new_zeros((b, i1 - i0, d_v))  # (B, b_q, d_v)
-        # Causal: a key block starting at or after i1 is after every query here.
-        for j, j0 in enumerate(range(0, min(n_k, i1) if causal else n_k, block_k)):
+        # Causal: key blocks from i1 on are after every query here.
+        last = min(n_k, i1) if causal else n_k
+        for j, j0 in enumerate(range(0, last, block_k)):
             j1 = j0 + k_blocks[j].shape[-1]
-            tile = buf[: b * (i1 - i0) * (j1 - j0)].view(b, i1 - i0, j1 - j0)
-            s = torch.bmm(q_i, k_blocks[j].to(work), out=tile)  # (B, b_q, b_k)
+            shape = (b, i1 - i0, j1 - j0)
+            tile = buf[: math.prod(shape)].view(shape)
+            s = torch.bmm(q_i, k_blocks[j].to(work), out=tile)
             if mask is not None:
-                keep = mask[..., i0:i1, j0:j1].reshape(b, i1 - i0, j1 - j0)
+                keep = mask[..., i0:i1, j0:j1].reshape(shape)
                 s.masked_fill_(~keep, -math.inf)
-            if causal and j1 - 1 > i0:  # only tiles the diagonal crosses
-                s.masked_fill_(pos_k[j0:j1] > pos_q[i0:i1], -math.inf)
-            m = online_softmax_step(m, l, acc, s, v_blocks[j].to(work))
-        # l = 0 only on a row with no kept key: output 0, lse = -inf + log 0.
+            if causal and j1 - 1 > i0:  # tiles the diagonal crosses
+                later = pos_k[j0:j1] > pos_q[i0:i1]
+                s.masked_fill_(later, -math.inf)
+            v_j = v_blocks[j].to(work)
+            m = online_softmax_step(m, l, acc, s, v_j)
+        # l = 0 only on a row with no kept key: out 0, lse -inf.
         out[:, i0:i1] = acc / l.clamp_min(1.0)
         lse[:, i0:i1] = m + l.log()  # L = m + log l
-    return out.reshape(*batch, n_q, d_v), lse.reshape(*batch, n_q)
+    out = out.reshape(*batch, n_q, d_v)
+    return out, lse.reshape(*batch, n_q)
 
 
 # --8<-- [end:tiled_attention_forward]
@@ -501,12 +509,15 @@ def tiled_attention_backward(
 # --8<-- [end:tiled_attention_backward]
 
 
+Grads = tuple[torch.Tensor | None, ...]  # one per argument of forward
+
+
 # --8<-- [start:TiledAttention]
 class TiledAttention(torch.autograd.Function):
-    """Tiled attention for autograd: keeps q, k, v, the output and ``lse``.
+    """Tiled attention for autograd: keeps q, k, v, out and ``lse``.
 
-    The backward recomputes every score tile from them, so training takes
-    O(n d) memory, like the forward, instead of one saved tile per step.
+    The backward recomputes every score tile from them, so training
+    takes O(n d) memory, like the forward.
     """
 
     @staticmethod
@@ -521,30 +532,28 @@ class TiledAttention(torch.autograd.Function):
         block_q: int,
         block_k: int,
     ) -> torch.Tensor:
-        out, lse = tiled_attention_forward(
-            q, k, v, scale=scale, causal=causal, mask=mask,
-            block_q=block_q, block_k=block_k,
-        )  # fmt: skip
-        out = out.to(q.dtype)
-        ctx.save_for_backward(q, k, v, out, lse, mask)
-        ctx.options = {"scale": scale, "causal": causal}
-        ctx.blocks = {"block_q": block_q, "block_k": block_k}
+        opts = {"scale": scale, "causal": causal, "mask": mask}
+        blocks = {"block_q": block_q, "block_k": block_k}
+        out, lse = tiled_attention_forward(q, k, v, **opts, **blocks)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.opts, ctx.blocks = opts, blocks
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        if torch.is_grad_enabled():  # create_graph=True: a second derivative
+    def backward(ctx: Any, grad_out: torch.Tensor) -> Grads:
+        if torch.is_grad_enabled():  # create_graph=True
             raise RuntimeError(
-                "attention_tiled supports one backward pass only: its backward "
-                "recomputes the tiles without autograd, so create_graph=True "
-                "(a second derivative) is not available; use attention_matmul"
+                "attention_tiled supports one backward pass only: "
+                "its backward recomputes the tiles without autograd, "
+                "so create_graph=True (a second derivative) is not "
+                "available; use attention_matmul"
             )
-        q, k, v, out, lse, mask = ctx.saved_tensors
-        dq, dk, dv = tiled_attention_backward(
-            q, k, v, out, lse, grad_out.contiguous(), mask=mask,
-            **ctx.options, **ctx.blocks,
+        q, k, v, out, lse = ctx.saved_tensors
+        grads = tiled_attention_backward(
+            q, k, v, out, lse, grad_out.contiguous(),
+            **ctx.opts, **ctx.blocks,
         )  # fmt: skip
-        return dq, dk, dv, None, None, None, None, None
+        return *grads, None, None, None, None, None
 
 
 # --8<-- [end:TiledAttention]
@@ -563,15 +572,16 @@ def attention_tiled(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> torch.Tensor:
-    """``softmax(scale * Q K^T) V`` tile by tile, in O(n d) memory in training too.
+    """``softmax(scale * Q K^T) V`` by tiles, O(n d) memory in training.
 
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
-    -> (..., n_q, d_v), in q's dtype. With ``causal``, key blocks wholly after a
-    query block are skipped, in the forward and the backward pass.
+    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
+    ``v`` (..., n_k, d_v) -> (..., n_q, d_v), in q's dtype. With
+    ``causal``, key blocks wholly after a query block are skipped, in
+    the forward and the backward pass.
     """
-    return TiledAttention.apply(  # type: ignore[no-untyped-call,no-any-return]
-        q, k, v, mask, scale, causal, block_q, block_k
-    )
+    args = (q, k, v, mask, scale, causal, block_q, block_k)
+    out: torch.Tensor = TiledAttention.apply(*args)
+    return out
 
 
 # --8<-- [end:attention_tiled]

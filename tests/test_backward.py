@@ -20,7 +20,7 @@ from selfattn.efficient import (
     tiled_attention_backward,
     tiled_attention_forward,
 )
-from tests.conftest import QKV, qkv_problems
+from tests.conftest import QKV, assert_close, largest, qkv_problems
 from tests.test_efficient import LargestAllocation
 
 Grads = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -380,13 +380,17 @@ def test_the_plain_forms_equal_the_tuned_ones(
     blocks = {"scale": p.scale, "block_q": block_q, "block_k": block_k}
     out, lse = attention_tiled_plain(p.q, p.k, p.v, **blocks)
     tuned_out, tuned_lse = tiled_attention_forward(p.q, p.k, p.v, **blocks)
-    torch.testing.assert_close(out, tuned_out)
-    torch.testing.assert_close(lse, tuned_lse)
+    # The two differ only in the order of their roundings, which the size of the
+    # largest score magnifies (the conftest's tolerance).
+    scale = p.scale if p.scale is not None else p.q.shape[-1] ** -0.5
+    condition = 1 + abs(scale) * largest(p.q @ p.k.transpose(-2, -1))
+    assert_close(out, tuned_out, condition=condition)
+    assert_close(lse, tuned_lse, condition=condition)
     grad_out = torch.randn_like(out)
     plain = attention_backward_plain(p.q, p.k, p.v, out, lse, grad_out, **blocks)
     tuned = tiled_attention_backward(p.q, p.k, p.v, out, lse, grad_out, **blocks)
     for got, want in zip(plain, tuned, strict=True):
-        torch.testing.assert_close(got, want)
+        assert_close(got, want, condition=condition, magnitude=largest(*tuned))
 
 
 # --8<-- [end:test_plain_forms]

@@ -113,6 +113,28 @@ def online_step() -> list[Call]:
     return [Call(selfattn.online_softmax_step, args, tied=tied)]
 
 
+def tiled_backward() -> list[Call]:
+    """``tiled_attention_backward``: the forward's arguments plus out, lse and
+    grad_out, shaped (n_q, d_v), (n_q,) and (n_q, d_v)."""
+    args = {
+        **qkv(),
+        "out": t(3, 5),
+        "lse": t(3),
+        "grad_out": t(3, 5),
+        "mask": MASK,
+        "scale": 0.5,
+        "causal": True,
+        "block_q": 2,
+        "block_k": 2,
+    }
+    tied = {**QKV_TIED, "mask": (-1, -2), "out": (-1, -2), "lse": (-1,)}
+    return [
+        Call(
+            selfattn.tiled_attention_backward, args, tied={**tied, "grad_out": (-1, -2)}
+        )
+    ]
+
+
 def causal_attention_calls() -> list[Call]:
     init: dict[str, Any] = {"d_in": 3, "d_out": 4, "context_length": 6}
     calls = module_calls(selfattn.CausalAttention, init)
@@ -176,27 +198,6 @@ def rope_calls(fn: Callable[..., Any], **extra: Any) -> list[Call]:
     return [Call(fn, args, tied={"x": (-1, -2), "positions": (-1,)})]
 
 
-def tiled_forward() -> list[Call]:
-    return [
-        Call(
-            selfattn.tiled_attention_forward,
-            {**qkv(), "scale": 0.5, "causal": True, "mask": MASK, "block_q": 2},
-            tied={**QKV_TIED, "mask": (-1, -2)},
-        )
-    ]
-
-
-def tiled_backward() -> list[Call]:
-    args = {**qkv(), "scale": 0.5, "causal": True, "mask": MASK, "block_k": 2}
-    out, lse = selfattn.tiled_attention_forward(
-        args["q"], args["k"], args["v"], scale=0.5, causal=True, mask=MASK
-    )
-    args.update({"out": out, "lse": lse, "grad_out": torch.ones_like(out)})
-    tied = {**QKV_TIED, "mask": (-1, -2), "out": (-1, -2), "lse": (-1,)}
-    tied["grad_out"] = (-1, -2)
-    return [Call(selfattn.tiled_attention_backward, args, tied=tied)]
-
-
 def sizes(fn: Callable[..., Any], **args: Any) -> list[Call]:
     """A function of sizes (ints); n and n_tokens may be 0, the others may not."""
     zero_ok = {"n", "n_tokens"}
@@ -223,6 +224,10 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
     "attention_tiled": lambda: attention(
         selfattn.attention_tiled, block_q=2, block_k=2
     ),
+    "tiled_attention_forward": lambda: attention(
+        selfattn.tiled_attention_forward, block_q=2, block_k=2
+    ),
+    "tiled_attention_backward": tiled_backward,
     "attention_weights": lambda: [
         Call(
             selfattn.attention_weights,
@@ -381,8 +386,6 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
     "kv_cache_bytes": lambda: sizes(
         selfattn.kv_cache_bytes, n_tokens=100, n_layers=2, n_kv_heads=2, head_dim=4
     ),
-    "tiled_attention_forward": tiled_forward,
-    "tiled_attention_backward": tiled_backward,
     "toy_inputs": lambda: [
         Call(
             selfattn.toy_inputs,

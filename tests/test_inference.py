@@ -457,7 +457,7 @@ BAD_CALLS: list[tuple[Any, type[Exception], str]] = [
             torch.ones(2, 2, dtype=torch.bool),
         ),
         ValueError,
-        "key/value heads must divide q's query heads",
+        "key/value heads must divide q.s query heads",
     ),
     (
         lambda: KVCache(1, 1, 2, 2, rolling=True).roll(

@@ -96,7 +96,7 @@ def test_a_downloaded_notebook_runs_outside_the_repository(
     # served elsewhere, so point the cell at this server (the rest is unchanged).
     built_for = first.metadata["selfattn"]["site_url"]
     assert built_for, "the site was built without site_url: the cell cannot install"
-    wheel = first.source.split("/downloads/")[1].split()[0]
+    wheel = first.source.split("/downloads/")[1].split()[0].strip("\"'")
     assert (SITE / "downloads" / wheel).is_file(), f"the cell names a missing {wheel}"
     first.source = first.source.replace(built_for.rstrip("/") + "/", served)
 

@@ -97,21 +97,23 @@ WHEEL = f"selfattn-{selfattn.__version__}-py3-none-any.whl"
 def install_cell(site_url: str | None) -> NotebookNode:
     """The first cell of every notebook: install selfattn from the site's wheel."""
     check = (
-        "# This notebook runs on selfattn (and torch, which it installs with it).\n"
+        "# This notebook runs on selfattn and torch, and draws with matplotlib:\n"
+        "# the selfattn[notebooks] wheel brings all three.\n"
         "import importlib.util\n"
         "\n"
-        'if importlib.util.find_spec("selfattn") is None:\n'
+        'needed = ("selfattn", "matplotlib")\n'
+        "if any(importlib.util.find_spec(name) is None for name in needed):\n"
     )
     if site_url:
         url = f"{site_url.rstrip('/')}/downloads/{WHEEL}"
-        body = f"    %pip install {url}"
+        body = f'    %pip install "selfattn[notebooks] @ {url}"'
     else:  # the build did not know where the site will live
         body = (
             "    raise ModuleNotFoundError(\n"
             '        "This notebook needs selfattn: download "\n'
             f'        "{WHEEL} from the downloads/ folder of the "\n'
             '        "site this notebook came from, then run "\n'
-            f'        "%pip install {WHEEL}"\n'
+            f"        \"%pip install '{WHEEL}[notebooks]'\"\n"
             "    )"
         )
     cell = new_code_cell(check + body)

@@ -205,15 +205,13 @@ SVG_SIZE = re.compile(
 
 
 def light_figures(output: str, page: Page, config: MkDocsConfig) -> str:
-    """Figures load lazily and off the main thread, with their size reserved: a
-    figure below the fold costs nothing until the reader scrolls to it, and the
-    text does not jump when it arrives."""
+    """Figures decode off the main thread, with their size reserved, so the text does
+    not jump when one arrives. They load eagerly: a lazy figure is blank in a
+    full-page screenshot or a printout until someone scrolls to it."""
 
     def attrs(m: re.Match[str]) -> str:
-        tag = m.group("attrs")
+        tag = re.sub(r'\s+loading="lazy"', "", m.group("attrs"))
         extra = []
-        if "loading=" not in tag:
-            extra.append('loading="lazy"')
         if "decoding=" not in tag:
             extra.append('decoding="async"')
         if "width=" not in tag:
@@ -227,7 +225,7 @@ def light_figures(output: str, page: Page, config: MkDocsConfig) -> str:
             if size:  # matplotlib writes points; 1 pt = 4/3 CSS px
                 w, h = (round(float(size.group(k)) * 4 / 3) for k in ("w", "h"))
                 extra.append(f'width="{w}" height="{h}"')
-        return f"<img{tag} {' '.join(extra)}>" if extra else m.group(0)
+        return f"<img{tag} {' '.join(extra)}>" if extra else f"<img{tag}>"
 
     return FIGURE_IMG.sub(attrs, output)
 
