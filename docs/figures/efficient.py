@@ -108,8 +108,9 @@ def _bench_axes(ax: Any, result: dict[str, Any], key: str, ylabel: str) -> None:
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length n (8 heads, d = 64)")
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel("sequence length n (8 heads, d = 64)", fontsize=13)
+    ax.set_ylabel(ylabel, fontsize=13)
+    ax.tick_params(labelsize=12)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -121,35 +122,36 @@ def _machine(result: dict[str, Any]) -> str:
 
 
 def bench_cpu(ink: str) -> Figure:
+    # One column, so that each panel keeps the page's width on a phone.
     result = json.loads(CPU_RESULTS.read_text())
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
-    _bench_axes(axes[0], result, "ms", "milliseconds per call (median)")
+    fig, axes = plt.subplots(2, 1, figsize=(6, 9))
+    _bench_axes(axes[0], result, "ms", "ms per call (median)")
     _bench_axes(axes[1], result, "peak_extra_bytes", "peak extra memory (MiB)")
     axes[0].set_title("time")
     axes[1].set_title("memory")
-    axes[1].legend(frameon=False, fontsize=9, loc="upper left")
-    fig.suptitle(_machine(result), fontsize=10)
+    axes[0].legend(frameon=False, fontsize=11, loc="upper left")
+    fig.suptitle(_machine(result), fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def bench_gpu(ink: str) -> Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True)
+    fig, axes = plt.subplots(2, 1, figsize=(6, 9.5), sharex=True)
     for ax, path in zip(axes, GPU_RESULTS.values(), strict=True):
         result = json.loads(path.read_text())
-        _bench_axes(ax, result, "ms", "milliseconds per call (median)")
-        ax.set_title(_machine(result), fontsize=10)
-    axes[1].legend(frameon=False, fontsize=8, loc="upper left")
+        _bench_axes(ax, result, "ms", "ms per call (median)")
+        ax.set_title(_machine(result), fontsize=11)
+    axes[0].legend(frameon=False, fontsize=10, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
 
 
 def bench_gpu_memory(ink: str) -> Figure:
     result = json.loads(GPU_RESULTS["float32"].read_text())
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(6, 4.8))
     _bench_axes(ax, result, "peak_extra_bytes", "peak extra memory (MiB)")
-    ax.set_title(_machine(result), fontsize=10)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title(_machine(result), fontsize=11)
+    ax.legend(frameon=False, fontsize=10, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
 
