@@ -74,8 +74,11 @@ def install(session: nox.Session, *extras: str, env: str = "dev") -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Run the test suite (pass pytest arguments after --, e.g. -- -m gpu)."""
-    install(session, "test")
+    """Run the test suite (pass pytest arguments after --, e.g. -- -m gpu).
+
+    With the docs extra too: the tests of the site's hooks import mkdocs, and they
+    should not run or skip depending on whether `nox -s docs` ran first."""
+    install(session, "test", "docs")
     session.run(
         "pytest",
         *session.posargs,
@@ -86,7 +89,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def thorough(session: nox.Session) -> None:
     """The test suite with Hypothesis's `thorough` profile: many more examples."""
-    install(session, "test")
+    install(session, "test", "docs")
     session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "thorough"})
 
 
