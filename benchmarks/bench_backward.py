@@ -27,7 +27,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,9 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # selfattn, bench.py
+
+from bench import machine  # noqa: E402
 
 from selfattn.efficient import attention_tiled, attention_tiled_plain  # noqa: E402
 
@@ -159,21 +160,6 @@ def seconds(call: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def machine(threads: int) -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": threads,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
 def median_us(call: Callable[[], Any], repeats: int = 15) -> float:
     call()
     return statistics.median(seconds(call) for _ in range(repeats)) * 1e6
@@ -277,7 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "tile_us": tile_ops(),
         "forward_ms_n2048": ceiling(rounds=1 if args.quick else 5),
-        "machine": machine(args.threads),
+        "machine": machine("cpu"),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,7 +34,9 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing selfattn
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # selfattn, bench.py
+
+from bench import load_average, machine  # noqa: E402
 
 from selfattn import GroupedQueryAttention, KVCache  # noqa: E402
 
@@ -95,28 +95,6 @@ class TinyDecoder(nn.Module):
             x = block(x, None if caches is None else caches[i])
         out: torch.Tensor = self.head(self.norm(x))
         return out
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def load_average() -> list[float]:
-    return list(os.getloadavg())
 
 
 def build(n_kv_heads: int = 8, window: int | None = None) -> TinyDecoder:
@@ -283,7 +261,7 @@ def memory_rows(n: int) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_grad_enabled(False)
-    info = machine()
+    info = machine("cpu")
     info["load_average_at_start"] = load_average()
     sizes = QUICK_SIZES if args.quick else SIZES
     model = build(KV_HEADS["GQA"])
