@@ -1,12 +1,12 @@
 """Input checks shared by every attention function.
 
-Each check raises ``TypeError`` or ``ValueError`` with a message that names the
+Each check raises `TypeError` or `ValueError` with a message that names the
 argument, what was expected and what came, so that a mistake is reported where it
 was made rather than as a shape error from deep inside torch.
 
 The checks read only shapes, dtypes and devices: none of them looks at values,
 because that would copy data from an accelerator to the CPU. NaN and infinity are
-therefore not rejected; they propagate to the output (see ``attention_matmul``).
+therefore not rejected; they propagate to the output (see `attention_matmul`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _describe(value: Any) -> str:
 
 
 def check_tensor(name: str, value: Any, *, min_dims: int = 1) -> torch.Tensor:
-    """Check that ``value`` is a floating-point tensor with at least ``min_dims`` dims."""
+    """Check that `value` is a floating-point tensor with at least `min_dims` dims."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {_describe(value)}")
     if not value.dtype.is_floating_point:
@@ -57,7 +57,7 @@ def check_same_dtype_and_device(**tensors: torch.Tensor) -> None:
 
 
 def check_qkv(q: Any, k: Any, v: Any) -> None:
-    """Check the ``(..., n_q, d_k)``, ``(..., n_k, d_k)``, ``(..., n_k, d_v)`` triple."""
+    """Check the `(..., n_q, d_k)`, `(..., n_k, d_k)`, `(..., n_k, d_v)` triple."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, t, min_dims=2)
     check_same_dtype_and_device(q=q, k=k, v=v)
@@ -90,7 +90,7 @@ def check_qkv(q: Any, k: Any, v: Any) -> None:
 
 
 def check_mask(mask: Any, q: torch.Tensor, k: torch.Tensor) -> None:
-    """Check a boolean mask broadcastable to ``(..., n_q, n_k)``; True means attend."""
+    """Check a boolean mask broadcastable to `(..., n_q, n_k)`; True means attend."""
     if mask is None:
         return
     if not isinstance(mask, torch.Tensor):
@@ -115,7 +115,7 @@ def check_mask(mask: Any, q: torch.Tensor, k: torch.Tensor) -> None:
 
 
 def check_scale(scale: Any) -> None:
-    """Check that ``scale`` is None or a finite real number."""
+    """Check that `scale` is None or a finite real number."""
     if scale is None:
         return
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
@@ -151,7 +151,7 @@ R = TypeVar("R")
 
 
 def checked_by(check: Callable[P, None]) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Run ``check`` on a function's arguments before the function itself.
+    """Run `check` on a function's arguments before the function itself.
 
     The checks live here, outside the functions the tutorial shows, so each function
     on a page is only its computation: copied on its own it runs with torch alone
@@ -170,7 +170,7 @@ def checked_by(check: Callable[P, None]) -> Callable[[Callable[P, R]], Callable[
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> None:
-    """Check that ``value`` is an int (not a bool) of at least ``minimum``."""
+    """Check that `value` is an int (not a bool) of at least `minimum`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {_describe(value)}")
     if value < minimum:
@@ -178,7 +178,7 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> None:
 
 
 def check_probability(name: str, value: Any) -> None:
-    """Check that ``value`` is a float in [0, 1) (a dropout rate)."""
+    """Check that `value` is a float in [0, 1) (a dropout rate)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a float in [0, 1), got {_describe(value)}")
     if not 0.0 <= value < 1.0:
@@ -186,7 +186,7 @@ def check_probability(name: str, value: Any) -> None:
 
 
 def check_sequence(name: str, x: Any, d_in: int) -> None:
-    """``x`` is a floating-point ``(..., n, d_in)`` tensor: the input of a module."""
+    """`x` is a floating-point `(..., n, d_in)` tensor: the input of a module."""
     check_tensor(name, x, min_dims=2)
     if x.shape[-1] != d_in:
         raise ValueError(
@@ -201,13 +201,13 @@ M = TypeVar("M", bound=type)
 def checked_module(
     *, init: Callable[..., None] | None = None, **methods: Callable[..., None]
 ) -> Callable[[M], M]:
-    """Run ``init(*args, **kwargs)`` before a module's ``__init__``, and for each
-    ``name=check`` in ``methods``, ``check(module, *args, **kwargs)`` before that method.
+    """Run `init(*args, **kwargs)` before a module's `__init__`, and for each
+    `name=check` in `methods`, `check(module, *args, **kwargs)` before that method.
 
-    The class counterpart of ``checked_by``: the decorator sits above the snippet
+    The class counterpart of `checked_by`: the decorator sits above the snippet
     marker, so the class on the page is only its computation, and a reader who copies
     it gets a module that runs with torch alone (without the checks).
-    Example: ``@checked_module(init=check_dims, forward=check_input)``.
+    Example: `@checked_module(init=check_dims, forward=check_input)`.
     """
 
     def wrap(
@@ -234,7 +234,7 @@ def checked_module(
 
 
 def check_device(name: str, value: Any) -> None:
-    """Check that ``value`` is None, a torch.device or a string naming a device."""
+    """Check that `value` is None, a torch.device or a string naming a device."""
     if value is None or isinstance(value, torch.device):
         return
     if not isinstance(value, str):
@@ -251,7 +251,7 @@ def check_device(name: str, value: Any) -> None:
 
 
 def check_float_dtype(name: str, value: Any) -> None:
-    """Check that ``value`` is a floating-point torch.dtype."""
+    """Check that `value` is a floating-point torch.dtype."""
     if not isinstance(value, torch.dtype):
         raise TypeError(f"{name} must be a torch.dtype, got {_describe(value)}")
     if not value.is_floating_point:

@@ -32,7 +32,7 @@ from selfattn.simplified import (
 
 
 def check_score_matrix(scores: Any) -> None:
-    """``scores`` is a floating-point ``(..., n_q, n_k)`` tensor."""
+    """`scores` is a floating-point `(..., n_q, n_k)` tensor."""
     check_tensor("scores", scores, min_dims=2)
 
 
@@ -53,22 +53,22 @@ def _check_matrix_and_keep(name: str, matrix: Any, keep: Any) -> None:
 
 
 def check_weights_and_keep(weights: Any, keep: Any) -> None:
-    """``weights`` (..., n_q, n_k) and a bool ``keep`` that broadcasts to it."""
+    """`weights` (..., n_q, n_k) and a bool `keep` that broadcasts to it."""
     _check_matrix_and_keep("weights", weights, keep)
 
 
 def check_scores_and_keep(scores: Any, keep: Any) -> None:
-    """``scores`` (..., n_q, n_k) and a bool ``keep`` that broadcasts to it."""
+    """`scores` (..., n_q, n_k) and a bool `keep` that broadcasts to it."""
     _check_matrix_and_keep("scores", scores, keep)
 
 
 @checked_by(check_score_matrix)
 # --8<-- [start:causal_softmax]
 def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
-    """Mask first: ``A = softmax(S + M)``, ``M_ij = -inf`` where ``j > i`` (the future), else 0.
+    """Mask first: `A = softmax(S + M)`, `M_ij = -inf` where `j > i` (the future), else 0.
 
-    ``exp(-inf) = 0``, so a future key gets weight exactly 0 and the rest sum to one.
-    Shapes: ``scores`` (..., n_q, n_k) -> weights (..., n_q, n_k).
+    `exp(-inf) = 0`, so a future key gets weight exactly 0 and the rest sum to one.
+    Shapes: `scores` (..., n_q, n_k) -> weights (..., n_q, n_k).
     """
     keep = causal_mask(scores.shape[-2], scores.shape[-1], scores.device)
     return torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)
@@ -80,10 +80,10 @@ def causal_softmax(scores: torch.Tensor) -> torch.Tensor:
 @checked_by(check_weights_and_keep)
 # --8<-- [start:renormalise]
 def renormalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Zero masked weights, rescale rows to sum to 1: ``A_ij = keep_ij P_ij / sum_l keep_il P_il``.
+    """Zero masked weights, rescale rows to sum to 1: `A_ij = keep_ij P_ij / sum_l keep_il P_il`.
 
     A row with nothing kept stays all zeros (a fully masked query).
-    Shapes: ``weights`` (..., n_q, n_k), ``keep`` bool broadcastable to it -> (..., n_q, n_k).
+    Shapes: `weights` (..., n_q, n_k), `keep` bool broadcastable to it -> (..., n_q, n_k).
     """
     kept = weights.masked_fill(~keep, 0.0)
     total = kept.sum(dim=-1, keepdim=True)  # (..., n_q, 1)
@@ -98,10 +98,10 @@ def renormalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 def causal_softmax_renormalised(scores: torch.Tensor) -> torch.Tensor:
     """Mask after: softmax over every key, then zero the future and renormalise.
 
-    Equal to ``causal_softmax`` in exact arithmetic: the softmax's denominator cancels
+    Equal to `causal_softmax` in exact arithmetic: the softmax's denominator cancels
     in the renormalisation. In floating point it can fail: a future key that scores
     far higher takes all the mass, and the weights of the kept keys underflow to 0.
-    Shapes: ``scores`` (..., n_q, n_k) -> weights (..., n_q, n_k).
+    Shapes: `scores` (..., n_q, n_k) -> weights (..., n_q, n_k).
     """
     keep = causal_mask(scores.shape[-2], scores.shape[-1], scores.device)
     return renormalise(torch.softmax(scores, dim=-1), keep)
@@ -115,13 +115,13 @@ def causal_softmax_renormalised(scores: torch.Tensor) -> torch.Tensor:
 def softmax_all_keys(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Softmax over every key, masked ones included, shifted by the largest *kept* score.
 
-    ``P_ij = exp(min(s_ij - m_i, 0)) / sum_l exp(min(s_il - m_i, 0))``, ``m_i`` the row's
-    largest kept score. Only masked keys can lie above ``m_i``, and they are capped at
-    ``exp(0) = 1``. The largest kept key contributes ``exp(0) = 1`` too, so each row's
-    sum lies in ``[1, n_k]`` and that key's weight is at least ``1 / n_k``: it cannot
-    underflow. A kept key far below ``m_i`` can still underflow to 0, as in any
-    softmax. ``renormalise`` drops the masked keys afterwards.
-    Shapes: ``scores`` (..., n_q, n_k), ``keep`` broadcastable to it.
+    `P_ij = exp(min(s_ij - m_i, 0)) / sum_l exp(min(s_il - m_i, 0))`, `m_i` the row's
+    largest kept score. Only masked keys can lie above `m_i`, and they are capped at
+    `exp(0) = 1`. The largest kept key contributes `exp(0) = 1` too, so each row's
+    sum lies in `[1, n_k]` and that key's weight is at least `1 / n_k`: it cannot
+    underflow. A kept key far below `m_i` can still underflow to 0, as in any
+    softmax. `renormalise` drops the masked keys afterwards.
+    Shapes: `scores` (..., n_q, n_k), `keep` broadcastable to it.
     """
     if scores.shape[-1] == 0:  # rows of no scores: nothing to normalise
         return scores.clone()
@@ -147,10 +147,10 @@ def attention_renormalised(
     scale: float | None = None,
     causal: bool = False,
 ) -> torch.Tensor:
-    """Attention masked after the softmax: ``Z = renormalise(softmax(scale Q K^T), keep) V``.
+    """Attention masked after the softmax: `Z = renormalise(softmax(scale Q K^T), keep) V`.
 
-    The same result as ``attention_matmul``, which masks before the softmax.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
+    The same result as `attention_matmul`, which masks before the softmax.
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k), `v` (..., n_k, d_v)
     -> (..., n_q, d_v). float16/bfloat16 are computed in float32 and rounded back.
     """
     out_dtype, work = q.dtype, compute_dtype(q.dtype)
@@ -183,13 +183,13 @@ def check_causal_attention_config(
 
 
 def check_causal_input(module: Any, x: Any) -> None:
-    """``x`` is ``(..., n, d_in)`` with ``n`` at most the module's context length."""
+    """`x` is `(..., n, d_in)` with `n` at most the module's context length."""
     check_sequence("x", x, module.d_in)
     check_context_length(x.shape[-2], module.context_length)
 
 
 def check_context_length(n: int, context_length: int) -> None:
-    """A sequence of ``n`` tokens fits a mask built for ``context_length`` tokens."""
+    """A sequence of `n` tokens fits a mask built for `context_length` tokens."""
     if n > context_length:
         raise ValueError(
             f"x must hold at most context_length={context_length} tokens, got n={n}; "
@@ -206,9 +206,9 @@ def check_context_length(n: int, context_length: int) -> None:
 class CausalAttention(nn.Module):
     """Single-head causal self-attention with dropout on the weights.
 
-    ``A = dropout(softmax(mask(Q K^T) / sqrt(d_out)))``, ``Z = A V``, where the mask puts
-    -inf on every later key. Shapes: ``x`` (..., n, d_in) -> (..., n, d_out), with
-    ``n <= context_length``.
+    `A = dropout(softmax(mask(Q K^T) / sqrt(d_out)))`, `Z = A V`, where the mask puts
+    -inf on every later key. Shapes: `x` (..., n, d_in) -> (..., n, d_out), with
+    `n <= context_length`.
     """
 
     mask: torch.Tensor  # declared for type checkers; registered as a buffer below
@@ -233,7 +233,7 @@ class CausalAttention(nn.Module):
         self.register_buffer("mask", mask, persistent=False)
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., n, d_in)`` -> ``(..., n, n)``; rows sum to one in eval mode only."""
+        """`(..., n, d_in)` -> `(..., n, n)`; rows sum to one in eval mode only."""
         n = x.shape[-2]
         queries: torch.Tensor = self.W_query(x)  # (..., n, d_out)
         keys = self.W_key(x)  # (..., n, d_out)

@@ -18,7 +18,7 @@ from selfattn._checks import (
 
 
 def check_toy_args(dtype: Any = torch.float32, device: Any = None) -> None:
-    """``dtype`` a floating-point dtype, ``device`` a device or None."""
+    """`dtype` a floating-point dtype, `device` a device or None."""
     check_float_dtype("dtype", dtype)
     check_device("device", device)
 
@@ -47,7 +47,7 @@ def toy_inputs(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The six token embeddings as a fresh ``(6, 3)`` tensor."""
+    """The six token embeddings as a fresh `(6, 3)` tensor."""
     # one row per token: n = 6 tokens, d = 3 numbers each
     return torch.tensor(EMBEDDINGS, dtype=dtype, device=device)
 
@@ -56,7 +56,7 @@ def toy_inputs(
 
 
 def check_words(words: Any, d: Any = 4) -> None:
-    """``words`` is a non-empty list or tuple of strings, ``d`` a positive int."""
+    """`words` is a non-empty list or tuple of strings, `d` a positive int."""
     if not isinstance(words, (list, tuple)) or not all(
         isinstance(w, str) for w in words
     ):

@@ -1,13 +1,13 @@
 """Attention without the n x n score matrix: online softmax and a tiled forward.
 
-``attention_matmul`` builds every score at once, ``(..., n_q, n_k)`` numbers, which
+`attention_matmul` builds every score at once, `(..., n_q, n_k)` numbers, which
 at n = 65,536 tokens is 16 GiB per head in float32. The softmax needs each row's
 maximum and sum, but both can be computed *online*: key block by key block, keeping
-a running maximum ``m``, a running sum ``l`` and a running weighted sum of values
-``acc``, and rescaling the old ``l`` and ``acc`` whenever the maximum grows.
-``attention_online`` does that over key blocks for all queries at once;
-``attention_tiled`` also splits the queries into blocks (the FlashAttention forward),
-so the extra memory is the output plus one ``block_q x block_k`` tile.
+a running maximum `m`, a running sum `l` and a running weighted sum of values
+`acc`, and rescaling the old `l` and `acc` whenever the maximum grows.
+`attention_online` does that over key blocks for all queries at once;
+`attention_tiled` also splits the queries into blocks (the FlashAttention forward),
+so the extra memory is the output plus one `block_q x block_k` tile.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def check_online_args(
     causal: Any = False,
     block_k: Any = BLOCK_K,
 ) -> None:
-    """The calling convention's checks, plus a positive int ``block_k``."""
+    """The calling convention's checks, plus a positive int `block_k`."""
     check_attention_args(q, k, v, mask=mask, scale=scale, causal=causal)
     _check_block("block_k", block_k)
 
@@ -68,15 +68,15 @@ def check_tiled_args(
     block_q: Any = BLOCK_Q,
     block_k: Any = BLOCK_K,
 ) -> None:
-    """The calling convention's checks, plus positive int ``block_q`` and ``block_k``."""
+    """The calling convention's checks, plus positive int `block_q` and `block_k`."""
     check_attention_args(q, k, v, mask=mask, scale=scale, causal=causal)
     _check_block("block_q", block_q)
     _check_block("block_k", block_k)
 
 
 def check_online_step(m: Any, l: Any, acc: Any, s: Any, v_j: Any) -> None:  # noqa: E741
-    """``m``, ``l`` (B, n_q, 1), ``acc`` (B, n_q, d_v), ``s`` (B, n_q, b_k),
-    ``v_j`` (B, b_k, d_v): one dtype, one device."""
+    """`m`, `l` (B, n_q, 1), `acc` (B, n_q, d_v), `s` (B, n_q, b_k),
+    `v_j` (B, b_k, d_v): one dtype, one device."""
     args = {"m": m, "l": l, "acc": acc, "s": s, "v_j": v_j}
     for name, value in args.items():
         check_tensor(name, value, min_dims=3)
@@ -110,13 +110,13 @@ def online_softmax_step(
     s: torch.Tensor,
     v_j: torch.Tensor,
 ) -> torch.Tensor:
-    """Fold one block of scores ``s`` into the running max, sum and weighted values.
+    """Fold one block of scores `s` into the running max, sum and weighted values.
 
-    ``m' = max(m, rowmax s)``, ``l' = l e^(m - m') + rowsum e^(s - m')``,
-    ``acc' = acc e^(m - m') + e^(s - m') V_j``. Returns ``m'``; ``l`` and ``acc``
-    change in place and ``s`` is overwritten with ``e^(s - m')``. Masked scores must
-    be ``-inf``. Shapes: ``m``, ``l`` (B, n_q, 1); ``acc`` (B, n_q, d_v);
-    ``s`` (B, n_q, b_k); ``v_j`` (B, b_k, d_v).
+    `m' = max(m, rowmax s)`, `l' = l e^(m - m') + rowsum e^(s - m')`,
+    `acc' = acc e^(m - m') + e^(s - m') V_j`. Returns `m'`; `l` and `acc`
+    change in place and `s` is overwritten with `e^(s - m')`. Masked scores must
+    be `-inf`. Shapes: `m`, `l` (B, n_q, 1); `acc` (B, n_q, d_v);
+    `s` (B, n_q, b_k); `v_j` (B, b_k, d_v).
     """
     # The max only keeps exp from overflowing; the result does not depend on it, so
     # autograd need not track it (detach), and its true gradient is zero anyway.
@@ -146,10 +146,10 @@ def attention_online(
     causal: bool = False,
     block_k: int = BLOCK_K,
 ) -> torch.Tensor:
-    """``softmax(scale * Q K^T) V`` in one pass over key blocks, by online softmax.
+    """`softmax(scale * Q K^T) V` in one pass over key blocks, by online softmax.
 
-    Holds ``n_q x block_k`` scores at a time instead of ``n_q x n_k``.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
+    Holds `n_q x block_k` scores at a time instead of `n_q x n_k`.
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k), `v` (..., n_k, d_v)
     -> (..., n_q, d_v). float16/bfloat16 are computed in float32 and rounded back.
     """
     out_dtype, work = q.dtype, compute_dtype(q.dtype)
@@ -202,8 +202,8 @@ def check_backward_args(
     block_q: Any = BLOCK_Q,
     block_k: Any = BLOCK_K,
 ) -> None:
-    """The forward's checks, plus ``out`` and ``grad_out`` shaped like the output
-    and ``lse`` shaped like one number per query."""
+    """The forward's checks, plus `out` and `grad_out` shaped like the output
+    and `lse` shaped like one number per query."""
     check_tiled_args(
         q, k, v, mask=mask, scale=scale, causal=causal, block_q=block_q, block_k=block_k
     )
@@ -272,8 +272,8 @@ def attention_tiled_plain(
     """The tiled forward, plainest form: no mask, no in-place ops.
 
     Each query block runs the online softmax over the key blocks.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
-    ``v`` (..., n_k, d_v) -> out (..., n_q, d_v) and each row's
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k),
+    `v` (..., n_k, d_v) -> out (..., n_q, d_v) and each row's
     log-sum-exp, lse (..., n_q).
     """
     scale = default_scale(q.shape[-1]) if scale is None else scale
@@ -319,8 +319,8 @@ def attention_backward_plain(
     """The FlashAttention backward, plainest form: no mask, no in-place.
 
     Recomputes each score tile from q, k and its row's log-sum-exp
-    ``L`` (``out`` and ``lse`` are what ``attention_tiled_plain`` gives).
-    Shapes: ``out`` and ``grad_out`` (..., n_q, d_v), ``lse`` (..., n_q).
+    `L` (`out` and `lse` are what `attention_tiled_plain` gives).
+    Shapes: `out` and `grad_out` (..., n_q, d_v), `lse` (..., n_q).
     """
     scale = default_scale(q.shape[-1]) if scale is None else scale
     n_q, n_k = q.shape[-2], k.shape[-2]
@@ -362,10 +362,10 @@ def tiled_attention_forward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The FlashAttention forward: the output and each row's logsumexp.
 
-    ``lse_i = log sum_j exp(scale * q_i . k_j)`` over the keys query i
-    keeps; a query that keeps none gets a zero row and ``lse = -inf``.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
-    ``v`` (..., n_k, d_v) -> out (..., n_q, d_v) in q's dtype and
+    `lse_i = log sum_j exp(scale * q_i . k_j)` over the keys query i
+    keeps; a query that keeps none gets a zero row and `lse = -inf`.
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k),
+    `v` (..., n_k, d_v) -> out (..., n_q, d_v) in q's dtype and
     lse (..., n_q) in float32 (float64 for float64 inputs). float16 and
     bfloat16 tiles are computed in float32, one block at a time: the
     inputs are never copied whole.
@@ -437,13 +437,13 @@ def tiled_attention_backward(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(dq, dk, dv)`` from the saved ``out`` and ``lse``, recomputing each tile.
+    """`(dq, dk, dv)` from the saved `out` and `lse`, recomputing each tile.
 
-    Per tile: ``P = exp(scale * Q_i K_j^T - L_i)``, ``dV_j += P^T dO_i``,
-    ``dP = dO_i V_j^T``, ``dS = P * (dP - D_i)`` with ``D = rowsum(dO * O)``,
-    ``dQ_i += scale * dS K_j``, ``dK_j += scale * dS^T Q_i``. A row with
-    ``lse = -inf`` contributes nothing. ``out`` and ``lse`` may come from more
-    keys than ``k`` holds (one block of a larger attention): the identity holds
+    Per tile: `P = exp(scale * Q_i K_j^T - L_i)`, `dV_j += P^T dO_i`,
+    `dP = dO_i V_j^T`, `dS = P * (dP - D_i)` with `D = rowsum(dO * O)`,
+    `dQ_i += scale * dS K_j`, `dK_j += scale * dS^T Q_i`. A row with
+    `lse = -inf` contributes nothing. `out` and `lse` may come from more
+    keys than `k` holds (one block of a larger attention): the identity holds
     block by block.
     """
     work = compute_dtype(q.dtype)
@@ -514,7 +514,7 @@ Grads = tuple[torch.Tensor | None, ...]  # one per argument of forward
 
 # --8<-- [start:TiledAttention]
 class TiledAttention(torch.autograd.Function):
-    """Tiled attention for autograd: keeps q, k, v, out and ``lse``.
+    """Tiled attention for autograd: keeps q, k, v, out and `lse`.
 
     The backward recomputes every score tile from them, so training
     takes O(n d) memory, like the forward.
@@ -572,11 +572,11 @@ def attention_tiled(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> torch.Tensor:
-    """``softmax(scale * Q K^T) V`` by tiles, O(n d) memory in training.
+    """`softmax(scale * Q K^T) V` by tiles, O(n d) memory in training.
 
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k),
-    ``v`` (..., n_k, d_v) -> (..., n_q, d_v), in q's dtype. With
-    ``causal``, key blocks wholly after a query block are skipped, in
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k),
+    `v` (..., n_k, d_v) -> (..., n_q, d_v), in q's dtype. With
+    `causal`, key blocks wholly after a query block are skipped, in
     the forward and the backward pass.
     """
     args = (q, k, v, mask, scale, causal, block_q, block_k)

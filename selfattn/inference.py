@@ -1,11 +1,11 @@
 """Attention at inference: grouped-query attention, the KV cache, sliding windows.
 
 A decoder generates one token at a time. Each new token needs the keys and values of
-every earlier token, which do not change once computed: a ``KVCache`` keeps them, so
-a decode step projects only the new token. ``GroupedQueryAttention`` lets several
-query heads share one key/value head (``n_kv_heads = n_heads`` is multi-head
-attention, ``n_kv_heads = 1`` multi-query attention), which shrinks that cache by
-``n_heads / n_kv_heads``; a ``window`` lets each query see only the last ``window``
+every earlier token, which do not change once computed: a `KVCache` keeps them, so
+a decode step projects only the new token. `GroupedQueryAttention` lets several
+query heads share one key/value head (`n_kv_heads = n_heads` is multi-head
+attention, `n_kv_heads = 1` multi-query attention), which shrinks that cache by
+`n_heads / n_kv_heads`; a `window` lets each query see only the last `window`
 tokens, so the cache becomes a rolling buffer of fixed size.
 """
 
@@ -31,7 +31,7 @@ from selfattn.softmax import softmax_masked
 
 
 def check_repeat_kv_args(t: Any, group: Any) -> None:
-    """``t`` (..., h_kv, n, d_h); ``group`` a positive int."""
+    """`t` (..., h_kv, n, d_h); `group` a positive int."""
     check_tensor("t", t, min_dims=3)
     check_positive_int("group", group)
 
@@ -39,10 +39,10 @@ def check_repeat_kv_args(t: Any, group: Any) -> None:
 @checked_by(check_repeat_kv_args)
 # --8<-- [start:repeat_kv]
 def repeat_kv(t: torch.Tensor, group: int) -> torch.Tensor:
-    """Each key/value head ``group`` times in a row: query head ``i``
-    gets KV head ``i // group``.
+    """Each key/value head `group` times in a row: query head `i`
+    gets KV head `i // group`.
 
-    Shapes: ``t`` (..., h_kv, n, d_h) -> (..., h_kv * group, n, d_h).
+    Shapes: `t` (..., h_kv, n, d_h) -> (..., h_kv * group, n, d_h).
     """
     return t.repeat_interleave(group, dim=-3)
 
@@ -64,7 +64,7 @@ def _check_positions(name: str, positions: Any) -> None:
 
 
 def check_band_mask_args(q_pos: Any, k_pos: Any, window: Any = None) -> None:
-    """Integer position vectors and ``window`` None or a positive int."""
+    """Integer position vectors and `window` None or a positive int."""
     _check_positions("q_pos", q_pos)
     _check_positions("k_pos", k_pos)
     if q_pos.device != k_pos.device:
@@ -81,12 +81,12 @@ def check_band_mask_args(q_pos: Any, k_pos: Any, window: Any = None) -> None:
 def band_mask(
     q_pos: torch.Tensor, k_pos: torch.Tensor, window: int | None = None
 ) -> torch.Tensor:
-    """``keep[i, j] = 0 <= q_pos[i] - k_pos[j] < window``: not later, and
+    """`keep[i, j] = 0 <= q_pos[i] - k_pos[j] < window`: not later, and
     not too far back.
 
     Without a window this is the causal mask. Positions, not indices, so
     it works for keys stored in any order (the rolling cache).
-    Shapes: ``q_pos`` (n_q,), ``k_pos`` (n_k,) -> (n_q, n_k), bool.
+    Shapes: `q_pos` (n_q,), `k_pos` (n_k,) -> (n_q, n_k), bool.
     """
     offset = q_pos[:, None] - k_pos[None, :]  # (n_q, n_k): how far back
     keep = offset >= 0  # causal: no key from the future
@@ -99,7 +99,7 @@ def band_mask(
 
 
 def check_grouped_args(q: Any, k: Any, v: Any, keep: Any) -> None:
-    """``q`` (..., h, n_q, d_h), ``k``/``v`` (..., h_kv, n_k, d_h), h_kv dividing h."""
+    """`q` (..., h, n_q, d_h), `k`/`v` (..., h_kv, n_k, d_h), h_kv dividing h."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, t, min_dims=3)
     if k.shape != v.shape:
@@ -133,8 +133,8 @@ def grouped_attention_plain(
 ) -> torch.Tensor:
     """Repeat each key/value head over its group, then multi-head attention.
 
-    Shapes: ``q`` (..., h, n_q, d_h); ``k``, ``v`` (..., h_kv, n_k, d_h);
-    ``keep`` (n_q, n_k), True = may attend -> (..., h, n_q, d_h).
+    Shapes: `q` (..., h, n_q, d_h); `k`, `v` (..., h_kv, n_k, d_h);
+    `keep` (n_q, n_k), True = may attend -> (..., h, n_q, d_h).
     """
     group = q.shape[-3] // k.shape[-3]
     k, v = repeat_kv(k, group), repeat_kv(v, group)  # (..., h, n_k, d_h)
@@ -150,11 +150,11 @@ def grouped_attention_plain(
 def grouped_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.Tensor
 ) -> torch.Tensor:
-    """``grouped_attention_plain`` without copying K and V ``group`` times.
+    """`grouped_attention_plain` without copying K and V `group` times.
 
-    The ``group`` query heads that share a KV head are stacked as extra
+    The `group` query heads that share a KV head are stacked as extra
     query rows, so one product with that head's keys serves them all.
-    Shapes: as ``grouped_attention_plain``.
+    Shapes: as `grouped_attention_plain`.
     """
     *batch, h, n_q, d_h = q.shape
     h_kv, n_k = k.shape[-3], k.shape[-2]
@@ -180,7 +180,7 @@ def check_cache_config(
     dtype: Any = None,
     device: Any = None,
 ) -> None:
-    """Positive sizes, a bool ``rolling``, ``dtype`` None or a floating dtype."""
+    """Positive sizes, a bool `rolling`, `dtype` None or a floating dtype."""
     check_positive_int("batch_size", batch_size)
     check_positive_int("n_kv_heads", n_kv_heads)
     check_positive_int("head_dim", head_dim)
@@ -193,7 +193,7 @@ def check_cache_config(
 
 
 def check_cache_update(cache: Any, k: Any, v: Any) -> None:
-    """``k``, ``v`` (batch, h_kv, n_new, d_h) that fit the cache."""
+    """`k`, `v` (batch, h_kv, n_new, d_h) that fit the cache."""
     for name, t in (("k", k), ("v", v)):
         check_tensor(name, t, min_dims=4)
         want = (*cache.keys.shape[:2], t.shape[2], cache.keys.shape[3])
@@ -231,11 +231,11 @@ def check_cache_update(cache: Any, k: Any, v: Any) -> None:
 class KVCache:
     """The keys and values of the tokens so far, for one attention module.
 
-    Without a window it has room for ``capacity`` (the context length)
+    Without a window it has room for `capacity` (the context length)
     tokens, filled in order. With a window it is a rolling buffer of
-    ``capacity = window`` slots: token ``p`` goes to slot ``p % window``,
-    over the token ``window`` places back, which no later query sees.
-    Shapes: ``keys``, ``values`` (batch, h_kv, capacity, d_h).
+    `capacity = window` slots: token `p` goes to slot `p % window`,
+    over the token `window` places back, which no later query sees.
+    Shapes: `keys`, `values` (batch, h_kv, capacity, d_h).
     """
 
     def __init__(
@@ -283,9 +283,9 @@ class KVCache:
     def append(
         self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Write ``n_new`` tokens after the cached ones (no window).
+        """Write `n_new` tokens after the cached ones (no window).
 
-        ``k``, ``v`` (batch, h_kv, n_new, d_h) -> keys, values of every
+        `k`, `v` (batch, h_kv, n_new, d_h) -> keys, values of every
         token so far (batch, h_kv, length, d_h) and their positions.
         """
         start, end = self.length, self.length + k.shape[-2]
@@ -303,11 +303,11 @@ class KVCache:
     def roll(
         self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Write ``n_new <= window`` tokens into the rolling buffer.
+        """Write `n_new <= window` tokens into the rolling buffer.
 
         Returns the cached tokens and the new ones, with their positions;
-        ``band_mask`` hides the cached ones that fell out of a query's
-        window. Shapes as ``append``, with at most ``window + n_new`` keys.
+        `band_mask` hides the cached ones that fell out of a query's
+        window. Shapes as `append`, with at most `window + n_new` keys.
         """
         start, end = self.length, self.length + k.shape[-2]
         new = torch.arange(start, end, device=k.device)
@@ -339,8 +339,8 @@ def check_gqa_config(
     qkv_bias: Any = False,
     rope_base: Any = 10000.0,
 ) -> None:
-    """Positive sizes; ``n_heads`` divides ``d_out``, ``n_kv_heads`` divides
-    ``n_heads``; an even head size with RoPE; ``window`` None or positive."""
+    """Positive sizes; `n_heads` divides `d_out`, `n_kv_heads` divides
+    `n_heads`; an even head size with RoPE; `window` None or positive."""
     for name, value in (
         ("d_in", d_in),
         ("d_out", d_out),
@@ -376,7 +376,7 @@ def check_gqa_config(
 
 
 def check_gqa_input(module: Any, x: Any, cache: Any = None) -> None:
-    """``x`` (..., n, d_in); with a cache (batch, n_new, d_in) and a matching cache."""
+    """`x` (..., n, d_in); with a cache (batch, n_new, d_in) and a matching cache."""
     check_sequence("x", x, module.d_in)
     n = x.shape[-2]
     if cache is None:
@@ -428,12 +428,12 @@ def check_batch_size(module: Any, batch_size: Any) -> None:
 )
 # --8<-- [start:GroupedQueryAttention]
 class GroupedQueryAttention(nn.Module):
-    """Causal attention whose ``n_heads`` query heads share ``n_kv_heads``
+    """Causal attention whose `n_heads` query heads share `n_kv_heads`
     key/value heads, with RoPE and a sliding window as options.
 
-    ``module(x)``: the causal forward over ``x`` (..., n, d_in).
-    ``module(x, cache=cache)``: ``x`` (batch, n_new, d_in) are the tokens
-    after those in ``cache`` (from ``module.new_cache(batch)``); the cache
+    `module(x)`: the causal forward over `x` (..., n, d_in).
+    `module(x, cache=cache)`: `x` (batch, n_new, d_in) are the tokens
+    after those in `cache` (from `module.new_cache(batch)`); the cache
     grows in place. Both return (..., n, d_out). No dropout: inference.
     """
 
@@ -493,7 +493,7 @@ class GroupedQueryAttention(nn.Module):
         return out
 
     def new_cache(self, batch_size: int) -> KVCache:
-        """An empty cache for ``batch_size`` sequences (module's device)."""
+        """An empty cache for `batch_size` sequences (module's device)."""
         capacity = self.context_length
         if self.window is not None:  # a rolling buffer of `window` slots
             capacity = min(self.window, self.context_length)
@@ -511,7 +511,7 @@ class GroupedQueryAttention(nn.Module):
     # --8<-- [end:GroupedQueryAttention]
 
     def new_cache_shape(self) -> tuple[tuple[int, int, int], bool]:
-        """What ``new_cache`` builds: ((h_kv, capacity, d_h), rolling)."""
+        """What `new_cache` builds: ((h_kv, capacity, d_h), rolling)."""
         capacity = self.context_length
         if self.window is not None:
             capacity = min(self.window, self.context_length)
@@ -520,7 +520,7 @@ class GroupedQueryAttention(nn.Module):
 
 
 def check_step_plain_args(module: Any, x: Any, past_k: Any, past_v: Any) -> None:
-    """A module, ``x`` (batch, n_new, d_in), past keys/values (batch, h_kv, m, d_h)."""
+    """A module, `x` (batch, n_new, d_in), past keys/values (batch, h_kv, m, d_h)."""
     if not isinstance(module, GroupedQueryAttention):
         raise TypeError(
             f"module must be a GroupedQueryAttention, got {type(module).__name__}"
@@ -555,7 +555,7 @@ def decode_step_plain(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A cached decode step in its plainest form: two tensors as cache.
 
-    Only the new tokens ``x`` (batch, n_new, d_in) are projected; their
+    Only the new tokens `x` (batch, n_new, d_in) are projected; their
     keys and values join the past ones (batch, h_kv, m, d_h). Returns the
     outputs (batch, n_new, d_out) and the grown keys and values.
     """
@@ -582,7 +582,7 @@ def check_cache_bytes_args(
     window: Any = None,
     bytes_per_number: Any = 4,
 ) -> None:
-    """Counts: ``n_tokens`` >= 0, the rest positive; ``window`` None or positive."""
+    """Counts: `n_tokens` >= 0, the rest positive; `window` None or positive."""
     check_positive_int("n_tokens", n_tokens, minimum=0)
     check_positive_int("n_layers", n_layers)
     check_positive_int("n_kv_heads", n_kv_heads)
@@ -603,8 +603,8 @@ def kv_cache_bytes(
     window: int | None = None,
     bytes_per_number: int = 4,
 ) -> int:
-    """``2 L h_kv d_h min(n, window) b`` bytes: a key and a value vector
-    per layer, KV head and kept token, ``b`` bytes per number.
+    """`2 L h_kv d_h min(n, window) b` bytes: a key and a value vector
+    per layer, KV head and kept token, `b` bytes per number.
     """
     kept = n_tokens if window is None else min(n_tokens, window)
     return 2 * n_layers * n_kv_heads * head_dim * kept * bytes_per_number

@@ -12,7 +12,7 @@ from selfattn._checks import check_device, check_positive_int, checked_by
 def check_causal_mask_args(
     n_q: Any, n_k: Any, device: Any = None, *, align: Any = "top-left"
 ) -> None:
-    """``n_q``, ``n_k`` counts of tokens, ``align`` one of the two alignments."""
+    """`n_q`, `n_k` counts of tokens, `align` one of the two alignments."""
     check_positive_int("n_q", n_q, minimum=0)
     check_positive_int("n_k", n_k, minimum=0)
     check_device("device", device)
@@ -29,13 +29,13 @@ def causal_mask(
     *,
     align: Literal["top-left", "bottom-right"] = "top-left",
 ) -> torch.Tensor:
-    """``keep[i, j] = j <= i + offset``: query ``i`` sees key ``j`` only if it is not later.
+    """`keep[i, j] = j <= i + offset`: query `i` sees key `j` only if it is not later.
 
-    ``align="top-left"`` (offset 0, the default) is what
-    ``scaled_dot_product_attention(is_causal=True)`` does: query 0 sees key 0 whatever
-    ``n_k`` is. ``align="bottom-right"`` (offset ``n_k - n_q``) lines the last query
-    up with the last key, as in a decode step where ``n_q`` new tokens follow
-    ``n_k - n_q`` cached ones. Shape: ``(n_q, n_k)``, dtype bool.
+    `align="top-left"` (offset 0, the default) is what
+    `scaled_dot_product_attention(is_causal=True)` does: query 0 sees key 0 whatever
+    `n_k` is. `align="bottom-right"` (offset `n_k - n_q`) lines the last query
+    up with the last key, as in a decode step where `n_q` new tokens follow
+    `n_k - n_q` cached ones. Shape: `(n_q, n_k)`, dtype bool.
     """
     offset = n_k - n_q if align == "bottom-right" else 0
     return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril(diagonal=offset)

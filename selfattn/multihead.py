@@ -1,8 +1,8 @@
 """Multi-head attention: several causal attentions side by side, then one output projection.
 
-First as a wrapper of independent ``CausalAttention`` heads, then as one module whose
-projections serve every head at once (split by ``view`` and ``transpose``), and how
-to move weights between the two and into ``torch.nn.MultiheadAttention``.
+First as a wrapper of independent `CausalAttention` heads, then as one module whose
+projections serve every head at once (split by `view` and `transpose`), and how
+to move weights between the two and into `torch.nn.MultiheadAttention`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def check_multihead_config(
     *args: Any,
     **kwargs: Any,
 ) -> None:
-    """Positive sizes, ``num_heads`` dividing ``d_out``, a dropout rate in [0, 1)."""
+    """Positive sizes, `num_heads` dividing `d_out`, a dropout rate in [0, 1)."""
     check_positive_int("d_in", d_in)
     check_positive_int("d_out", d_out)
     check_positive_int("context_length", context_length)
@@ -50,7 +50,7 @@ def check_multihead_config(
 
 
 def check_multihead_input(module: Any, x: Any, mask: Any = None) -> None:
-    """``x`` (..., n, d_in) with ``n <= context_length``; ``mask`` bool (..., n, n)."""
+    """`x` (..., n, d_in) with `n <= context_length`; `mask` bool (..., n, n)."""
     check_sequence("x", x, module.d_in)
     check_context_length(x.shape[-2], module.context_length)
     check_mask(mask, x, x)
@@ -59,10 +59,10 @@ def check_multihead_input(module: Any, x: Any, mask: Any = None) -> None:
 @checked_module(init=check_multihead_config, forward=check_multihead_input)
 # --8<-- [start:MultiHeadAttentionWrapper]
 class MultiHeadAttentionWrapper(nn.Module):
-    """``num_heads`` independent causal heads of ``d_out / num_heads`` features each.
+    """`num_heads` independent causal heads of `d_out / num_heads` features each.
 
-    ``Z = concat(head_1(x), ..., head_h(x)) W_o^T + b_o``. Shapes: ``x`` (..., n, d_in)
-    -> (..., n, d_out), with ``n <= context_length``.
+    `Z = concat(head_1(x), ..., head_h(x)) W_o^T + b_o`. Shapes: `x` (..., n, d_in)
+    -> (..., n, d_out), with `n <= context_length`.
     """
 
     def __init__(
@@ -102,12 +102,12 @@ class MultiHeadAttentionWrapper(nn.Module):
 class MultiHeadAttention(nn.Module):
     """Causal multi-head attention with one projection per role, split into heads.
 
-    ``Q = x W_q^T`` is ``(..., n, d_out)``; viewed as ``num_heads`` heads of
-    ``d_h = d_out / num_heads`` features, each head attends on its own, and
-    the heads are put side by side again for the output projection ``W_o``.
-    ``mask`` (bool, (..., n, n), True = may attend) is combined with the causal mask;
-    a query left with no key gets zero weights. Shapes: ``x`` (..., n, d_in)
-    -> (..., n, d_out), with ``n <= context_length``.
+    `Q = x W_q^T` is `(..., n, d_out)`; viewed as `num_heads` heads of
+    `d_h = d_out / num_heads` features, each head attends on its own, and
+    the heads are put side by side again for the output projection `W_o`.
+    `mask` (bool, (..., n, n), True = may attend) is combined with the causal mask;
+    a query left with no key gets zero weights. Shapes: `x` (..., n, d_in)
+    -> (..., n, d_out), with `n <= context_length`.
     """
 
     mask: torch.Tensor  # declared for type checkers; registered as a buffer below
@@ -133,14 +133,14 @@ class MultiHeadAttention(nn.Module):
         self.register_buffer("mask", mask, persistent=False)
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
-        """``(..., n, d_out)`` -> ``(..., num_heads, n, head_dim)``."""
+        """`(..., n, d_out)` -> `(..., num_heads, n, head_dim)`."""
         t = t.view(*t.shape[:-1], self.num_heads, self.head_dim)  # (..., n, h, d_h)
         return t.transpose(-3, -2)  # (..., h, n, d_h): each head a batch of its own
 
     def attention_weights(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``(..., n, d_in)`` -> ``(..., h, n, n)``: every head's weights."""
+        """`(..., n, d_in)` -> `(..., h, n, n)`: every head's weights."""
         n = x.shape[-2]
         queries = self.split_heads(self.W_query(x))  # (..., h, n, d_h)
         keys = self.split_heads(self.W_key(x))  # (..., h, n, d_h)
@@ -203,10 +203,10 @@ def check_wrapper_and_fused(wrapper: Any, fused: Any) -> None:
 def copy_wrapper_to_fused(
     wrapper: MultiHeadAttentionWrapper, fused: MultiHeadAttention
 ) -> None:
-    """Stack the heads' matrices: rows ``i d_h : (i + 1) d_h`` of ``fused.W_query`` are head i's.
+    """Stack the heads' matrices: rows `i d_h : (i + 1) d_h` of `fused.W_query` are head i's.
 
-    That is the slice ``split_heads`` hands to head ``i``. Shapes: each head's weight
-    ``(d_h, d_in)``, stacked into ``(d_out, d_in)``.
+    That is the slice `split_heads` hands to head `i`. Shapes: each head's weight
+    `(d_h, d_in)`, stacked into `(d_out, d_in)`.
     """
     for name in ("W_query", "W_key", "W_value"):
         layers = [getattr(head, name) for head in wrapper.heads]
@@ -220,7 +220,7 @@ def copy_wrapper_to_fused(
 
 
 def check_fused(fused: Any) -> None:
-    """``fused`` is a ``MultiHeadAttention``."""
+    """`fused` is a `MultiHeadAttention`."""
     if not isinstance(fused, MultiHeadAttention):
         raise TypeError(
             f"fused must be a MultiHeadAttention, got {type(fused).__name__}"
@@ -231,13 +231,13 @@ def check_fused(fused: Any) -> None:
 # --8<-- [start:to_torch_mha]
 @torch.no_grad()
 def to_torch_mha(fused: MultiHeadAttention) -> nn.MultiheadAttention:
-    """``nn.MultiheadAttention`` (batch_first) holding ``fused``'s weights.
+    """`nn.MultiheadAttention` (batch_first) holding `fused`'s weights.
 
-    With ``d_in == d_out`` the three matrices are packed into one
-    ``in_proj_weight = [W_q; W_k; W_v]`` of shape ``(3 d_out, d_in)``. With ``d_in != d_out``
-    PyTorch keeps them apart but still projects the *query* from ``d_out`` features,
-    so ``q_proj_weight`` is the identity and the query must arrive already projected by
-    ``fused.W_query`` (``torch_mha_forward`` does that).
+    With `d_in == d_out` the three matrices are packed into one
+    `in_proj_weight = [W_q; W_k; W_v]` of shape `(3 d_out, d_in)`. With `d_in != d_out`
+    PyTorch keeps them apart but still projects the *query* from `d_out` features,
+    so `q_proj_weight` is the identity and the query must arrive already projected by
+    `fused.W_query` (`torch_mha_forward` does that).
     """
     weight = fused.out_proj.weight
     mha = nn.MultiheadAttention(
@@ -273,7 +273,7 @@ def to_torch_mha(fused: MultiHeadAttention) -> nn.MultiheadAttention:
 def check_torch_mha_call(
     mha: Any, fused: Any, x: Any, key_padding_mask: Any = None
 ) -> None:
-    """``mha`` built by ``to_torch_mha(fused)``; ``x`` (batch, n, d_in) or (n, d_in)."""
+    """`mha` built by `to_torch_mha(fused)`; `x` (batch, n, d_in) or (n, d_in)."""
     if not isinstance(mha, nn.MultiheadAttention):
         raise TypeError(
             f"mha must be an nn.MultiheadAttention, got {type(mha).__name__}"
@@ -295,11 +295,11 @@ def torch_mha_forward(
     x: torch.Tensor,
     key_padding_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Causal self-attention with ``mha = to_torch_mha(fused)``: ``fused(x)`` again.
+    """Causal self-attention with `mha = to_torch_mha(fused)`: `fused(x)` again.
 
-    PyTorch's masks say the opposite of ours: ``attn_mask`` and ``key_padding_mask``
-    are True where a query may *not* attend. Shapes: ``x`` (batch, n, d_in)
-    -> (batch, n, d_out); ``key_padding_mask`` (batch, n), True = padding.
+    PyTorch's masks say the opposite of ours: `attn_mask` and `key_padding_mask`
+    are True where a query may *not* attend. Shapes: `x` (batch, n, d_in)
+    -> (batch, n, d_out); `key_padding_mask` (batch, n), True = padding.
     """
     n = x.shape[-2]
     query = x if fused.d_in == fused.d_out else fused.W_query(x)  # see to_torch_mha

@@ -12,7 +12,7 @@ from selfattn.softmax import normalize_by_sum, softmax_stable
 
 
 def check_seed_args(inputs: Any, query_index: Any = 0) -> None:
-    """``inputs`` (n, d) and ``query_index`` one of its n rows."""
+    """`inputs` (n, d) and `query_index` one of its n rows."""
     check_tensor("inputs", inputs, min_dims=2)
     if inputs.dim() != 2:
         raise ValueError(
@@ -41,8 +41,8 @@ def seed_loop_weights(
     *then* softmaxed.
 
     Wrong: the softmax sees scores squeezed into [0, 1] and returns
-    weights far flatter than ``softmax(scores)``.
-    Shapes: ``inputs`` (n, d) -> weights (n,).
+    weights far flatter than `softmax(scores)`.
+    Shapes: `inputs` (n, d) -> weights (n,).
     """
     query = inputs[query_index]
     scores = attention_scores_loop(query, inputs)  # (n,)
@@ -61,8 +61,8 @@ def seed_loop_context_vector(
 ) -> torch.Tensor:
     """The seed's context vector for one query, from its weights.
 
-    The seed also names ``inputs[1]`` as the query here, though it
-    only uses its shape; the weights come from ``query_index``.
+    The seed also names `inputs[1]` as the query here, though it
+    only uses its shape; the weights come from `query_index`.
     Shapes: (n, d) -> (d,).
     """
     weights = seed_loop_weights(inputs, query_index)

@@ -5,12 +5,12 @@ nothing else changes. Two ways to tell it the order:
 
 - sinusoidal encodings (Vaswani et al., 2017), vectors added to the embeddings;
 - rotary position embeddings (RoPE, Su et al., 2021), which rotate each query and key
-  by an angle proportional to its position, so that ``q . k`` depends only on the
+  by an angle proportional to its position, so that `q . k` depends only on the
   offset between the two positions.
 
 RoPE comes in two channel layouts that differ only in which channels form a rotated
-pair: ``"half"`` pairs channel ``c`` with ``c + d/2`` (GPT-NeoX, Llama) and
-``"interleaved"`` pairs ``2c`` with ``2c + 1`` (RoFormer, GPT-J).
+pair: `"half"` pairs channel `c` with `c + d/2` (GPT-NeoX, Llama) and
+`"interleaved"` pairs `2c` with `2c + 1` (RoFormer, GPT-J).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def check_sinusoidal_args(
     dtype: Any = torch.float32,
     device: Any = None,
 ) -> None:
-    """``n >= 0``, ``d`` even, a positive ``base``, ``offset >= 0``, a float dtype."""
+    """`n >= 0`, `d` even, a positive `base`, `offset >= 0`, a float dtype."""
     _check_int("n", n, 0)
     _check_int("d", d, 2)
     _check_even_dim("d", d)
@@ -68,7 +68,7 @@ def check_sinusoidal_args(
 
 
 def check_layout(layout: Any) -> None:
-    """``layout`` is ``"half"`` or ``"interleaved"``."""
+    """`layout` is `"half"` or `"interleaved"`."""
     if not isinstance(layout, str):
         raise TypeError(
             f"layout must be 'half' or 'interleaved', got {_describe(layout)}"
@@ -78,7 +78,7 @@ def check_layout(layout: Any) -> None:
 
 
 def check_positions(positions: Any, x: torch.Tensor) -> None:
-    """``positions`` is a 1-D integer tensor with one entry per row of ``x``."""
+    """`positions` is a 1-D integer tensor with one entry per row of `x`."""
     if not isinstance(positions, torch.Tensor):
         raise TypeError(
             "positions must be a 1-D integer torch.Tensor (the absolute position of "
@@ -111,7 +111,7 @@ def check_positions(positions: Any, x: torch.Tensor) -> None:
 def check_rope_args(
     x: Any, positions: Any, *, base: Any = 10000.0, layout: Any = "half"
 ) -> None:
-    """Every check of :func:`rope` and :func:`rope_complex`, in one call."""
+    """Every check of `rope` and `rope_complex`, in one call."""
     check_tensor("x", x, min_dims=2)
     _check_even_dim("the last dimension d of x", x.shape[-1])
     check_positions(positions, x)
@@ -120,7 +120,7 @@ def check_rope_args(
 
 
 def check_rope_complex_args(x: Any, positions: Any, *, base: Any = 10000.0) -> None:
-    """:func:`rope_complex` has no layout: it is the interleaved one."""
+    """`rope_complex` has no layout: it is the interleaved one."""
     check_rope_args(x, positions, base=base)
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"x must be float32 or float64 for rope_complex, got {x.dtype}")
@@ -137,11 +137,11 @@ def sinusoidal_positions(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Sinusoidal encodings of positions ``offset .. offset+n-1``, shape (n, d).
+    """Sinusoidal encodings of positions `offset .. offset+n-1`, shape (n, d).
 
-    ``P[p, 2c] = sin(p * theta_c)``, ``P[p, 2c+1] = cos(p * theta_c)``, with
-    ``theta_c = base ** (-2c / d)``: pair ``c`` turns at its own frequency.
-    Computed in float64, then rounded to ``dtype``.
+    `P[p, 2c] = sin(p * theta_c)`, `P[p, 2c+1] = cos(p * theta_c)`, with
+    `theta_c = base ** (-2c / d)`: pair `c` turns at its own frequency.
+    Computed in float64, then rounded to `dtype`.
     """
     p = torch.arange(offset, offset + n, dtype=torch.float64, device=device)
     theta = rope_frequencies(d, base=base, device=device)  # (d/2,)
@@ -156,7 +156,7 @@ def sinusoidal_positions(
 def check_frequencies_args(
     d: Any, *, base: Any = 10000.0, dtype: Any = torch.float64, device: Any = None
 ) -> None:
-    """``d`` even, a positive ``base``, a float dtype."""
+    """`d` even, a positive `base`, a float dtype."""
     check_sinusoidal_args(0, d, base=base, dtype=dtype)
 
 
@@ -171,8 +171,8 @@ def rope_frequencies(
 ) -> torch.Tensor:
     """The angle per position of each channel pair, shape (d/2,).
 
-    ``theta_c = base ** (-2c / d)`` for ``c = 0 .. d/2 - 1``: pair 0 turns one
-    radian per position, the last pair almost ``1 / base``.
+    `theta_c = base ** (-2c / d)` for `c = 0 .. d/2 - 1`: pair 0 turns one
+    radian per position, the last pair almost `1 / base`.
     """
     c = torch.arange(d // 2, dtype=torch.float64, device=device)
     return (base ** (-2 * c / d)).to(dtype)
@@ -187,7 +187,7 @@ def rope_complex(
     x: torch.Tensor, positions: torch.Tensor, *, base: float = 10000.0
 ) -> torch.Tensor:
     """RoPE in its plainest form: each channel pair is a complex number,
-    multiplied by ``e^(i p theta_c)`` (p the row's position).
+    multiplied by `e^(i p theta_c)` (p the row's position).
 
     Pairs are (2c, 2c+1), the interleaved layout. x (..., n, d) -> (..., n, d).
     """
@@ -213,10 +213,10 @@ def rope(
     base: float = 10000.0,
     layout: str = "half",
 ) -> torch.Tensor:
-    """Rotate each channel pair of row p by the angle ``p * theta_c``.
+    """Rotate each channel pair of row p by the angle `p * theta_c`.
 
-    ``(a, b) -> (a cos - b sin, a sin + b cos)``. Pairs: (c, c + d/2) for
-    ``layout="half"``, (2c, 2c+1) for ``"interleaved"``. float16 and
+    `(a, b) -> (a cos - b sin, a sin + b cos)`. Pairs: (c, c + d/2) for
+    `layout="half"`, (2c, 2c+1) for `"interleaved"`. float16 and
     bfloat16 are rotated in float32 and rounded back.
     Shapes: x (..., n, d), positions (n,) integers -> (..., n, d).
     """
@@ -242,7 +242,7 @@ def rope(
 
 
 def check_layout_permutation_args(d: Any) -> None:
-    """``d`` is an even int >= 2."""
+    """`d` is an even int >= 2."""
     _check_int("d", d, 2)
     _check_even_dim("d", d)
 
@@ -252,10 +252,10 @@ def check_layout_permutation_args(d: Any) -> None:
 def interleaved_to_half(d: int) -> torch.Tensor:
     """Channel order that turns the interleaved layout into the half one.
 
-    ``x[..., perm]`` puts the even channels first, then the odd ones, so
+    `x[..., perm]` puts the even channels first, then the odd ones, so
     pair (2c, 2c+1) becomes pair (c, c + d/2):
-    ``rope(x[..., perm], p, layout="half")`` equals
-    ``rope(x, p, layout="interleaved")[..., perm]``.
+    `rope(x[..., perm], p, layout="half")` equals
+    `rope(x, p, layout="interleaved")[..., perm]`.
     """
     return torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])
 
@@ -265,5 +265,5 @@ def interleaved_to_half(d: int) -> torch.Tensor:
 
 @checked_by(check_layout_permutation_args)
 def half_to_interleaved(d: int) -> torch.Tensor:
-    """The inverse of :func:`interleaved_to_half`: ``x[..., perm]`` goes back."""
+    """The inverse of `interleaved_to_half`: `x[..., perm]` goes back."""
     return torch.argsort(interleaved_to_half(d))

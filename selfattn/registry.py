@@ -12,11 +12,11 @@ from selfattn.simplified import attention_loop, attention_matmul
 
 
 class AttentionFn(Protocol):
-    """``fn(q, k, v, *, mask=None, scale=None, causal=False) -> Tensor``.
+    """`fn(q, k, v, *, mask=None, scale=None, causal=False) -> Tensor`.
 
-    ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v) -> (..., n_q, d_v);
-    ``mask`` is bool, broadcastable to (..., n_q, n_k), True where a query may attend;
-    ``scale=None`` means 1/sqrt(d_k); ``causal`` hides later keys (top-left aligned).
+    `q` (..., n_q, d_k), `k` (..., n_k, d_k), `v` (..., n_k, d_v) -> (..., n_q, d_v);
+    `mask` is bool, broadcastable to (..., n_q, n_k), True where a query may attend;
+    `scale=None` means 1/sqrt(d_k); `causal` hides later keys (top-left aligned).
     """
 
     def __call__(

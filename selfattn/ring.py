@@ -1,16 +1,16 @@
-"""Attention across processes: ring attention on ``torch.distributed``.
+"""Attention across processes: ring attention on `torch.distributed`.
 
-A sequence too long for one device is split along its tokens: each of ``p``
-processes (ranks) holds ``n / p`` queries, keys and values. Every rank keeps its
-queries and passes its key/value block to the next rank in a ring; after ``p``
+A sequence too long for one device is split along its tokens: each of `p`
+processes (ranks) holds `n / p` queries, keys and values. Every rank keeps its
+queries and passes its key/value block to the next rank in a ring; after `p`
 steps each rank has seen every block and folded it into its output with the same
-online softmax as the tiled forward (``merge_partials``). The backward pass sends
+online softmax as the tiled forward (`merge_partials`). The backward pass sends
 the key/value blocks around again, together with their gradients, so that each
 rank ends with the gradients of its own shard.
 
-``ring_simulated`` is the same algorithm in one process, without communication;
-``ring_attention`` is the distributed one (gloo on CPUs, NCCL on GPUs), and
-``python -m selfattn.ring --nproc 4`` runs it in four local processes.
+`ring_simulated` is the same algorithm in one process, without communication;
+`ring_attention` is the distributed one (gloo on CPUs, NCCL on GPUs), and
+`python -m selfattn.ring --nproc 4` runs it in four local processes.
 """
 
 from __future__ import annotations
@@ -80,17 +80,17 @@ def check_divisible(name: str, n: int, world_size: int, layout: str) -> None:
 
 
 def num_chunks(world_size: int, layout: str) -> int:
-    """How many equal chunks a layout cuts the sequence into: ``p`` or ``2p``."""
+    """How many equal chunks a layout cuts the sequence into: `p` or `2p`."""
     return world_size if layout == "contiguous" else 2 * world_size
 
 
 @checked_by(check_chunk_args)
 # --8<-- [start:chunk_ids]
 def chunk_ids(rank: int, world_size: int, layout: str) -> tuple[int, ...]:
-    """The chunks of the sequence that ``rank`` holds, in order.
+    """The chunks of the sequence that `rank` holds, in order.
 
-    ``"contiguous"``: the sequence in ``p`` chunks, rank r holds chunk r.
-    ``"zigzag"``: in ``2p`` chunks, rank r holds chunks r and 2p-1-r, one
+    `"contiguous"`: the sequence in `p` chunks, rank r holds chunk r.
+    `"zigzag"`: in `2p` chunks, rank r holds chunks r and 2p-1-r, one
     early and one late, so that causal attention gives every rank the
     same work.
     """
@@ -111,8 +111,8 @@ def check_shard_args(x: Any, rank: Any, world_size: Any, *, layout: Any) -> None
 @checked_by(check_shard_args)
 # --8<-- [start:shard]
 def shard(x: torch.Tensor, rank: int, world_size: int, *, layout: str) -> torch.Tensor:
-    """Rank ``rank``'s part of ``x`` (..., n, d) along the tokens (dim -2):
-    (..., n / p, d). ``n`` must split into the layout's equal chunks."""
+    """Rank `rank`'s part of `x` (..., n, d) along the tokens (dim -2):
+    (..., n / p, d). `n` must split into the layout's equal chunks."""
     chunks = torch.tensor_split(x, num_chunks(world_size, layout), dim=-2)
     mine = [chunks[c] for c in chunk_ids(rank, world_size, layout)]
     return torch.cat(mine, dim=-2)
@@ -145,8 +145,8 @@ def check_unshard_args(shards: Any, *, layout: Any) -> None:
 @checked_by(check_unshard_args)
 # --8<-- [start:unshard]
 def unshard(shards: Sequence[torch.Tensor], *, layout: str) -> torch.Tensor:
-    """The whole sequence back from every rank's shard (``shards[r]`` from
-    rank r): the inverse of ``shard``."""
+    """The whole sequence back from every rank's shard (`shards[r]` from
+    rank r): the inverse of `shard`."""
     p = len(shards)
     pieces: dict[int, torch.Tensor] = {}
     for rank, x in enumerate(shards):
@@ -173,8 +173,8 @@ class Pair(NamedTuple):
 
 # --8<-- [start:pair_kind]
 def pair_kind(q_chunk: int, k_chunk: int, causal: bool) -> str:
-    """How a query chunk sees an equal-sized key chunk: ``"full"``,
-    ``"diagonal"`` (causal within the square) or ``"skip"`` (all later)."""
+    """How a query chunk sees an equal-sized key chunk: `"full"`,
+    `"diagonal"` (causal within the square) or `"skip"` (all later)."""
     if not causal or k_chunk < q_chunk:
         return "full"
     return "diagonal" if k_chunk == q_chunk else "skip"
@@ -194,8 +194,8 @@ def check_schedule_args(
 def ring_schedule(
     rank: int, world_size: int, *, layout: str, causal: bool
 ) -> list[Pair]:
-    """Every block ``rank`` meets in the ring, skipped ones included: at step s it
-    holds the keys and values of rank ``(rank - s) mod p``."""
+    """Every block `rank` meets in the ring, skipped ones included: at step s it
+    holds the keys and values of rank `(rank - s) mod p`."""
     pairs = []
     for step in range(world_size):
         source = (rank - step) % world_size
@@ -206,7 +206,7 @@ def ring_schedule(
 
 
 def pair_tiles(pair: Pair, world_size: int, layout: str) -> list[tuple[int, int, str]]:
-    """The tiles of the ``2p x 2p`` grid (chunks of ``n / 2p`` tokens, the same grid
+    """The tiles of the `2p x 2p` grid (chunks of `n / 2p` tokens, the same grid
     for both layouts) that a computed pair covers with at least one kept score, as
     (query tile, key tile, "full" or "diagonal"). A zigzag chunk is one grid tile; a
     contiguous chunk is two, so a full contiguous pair covers 4 tiles and a diagonal
@@ -225,12 +225,12 @@ def pair_tiles(pair: Pair, world_size: int, layout: str) -> list[tuple[int, int,
 
 
 def unmasked_tiles(pairs: Sequence[Pair], world_size: int, layout: str) -> int:
-    """How many tiles of the ``2p x 2p`` grid the pairs cover (``pair_tiles``)."""
+    """How many tiles of the `2p x 2p` grid the pairs cover (`pair_tiles`)."""
     return sum(len(pair_tiles(pair, world_size, layout)) for pair in pairs)
 
 
 def tiles_per_rank(world_size: int, *, layout: str, causal: bool) -> list[int]:
-    """Unmasked tiles of the ``2p x 2p`` grid that each rank computes."""
+    """Unmasked tiles of the `2p x 2p` grid that each rank computes."""
     return [
         unmasked_tiles(
             ring_schedule(r, world_size, layout=layout, causal=causal),
@@ -253,10 +253,10 @@ def merge_partials(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention over keys A and B from attention over A and over B.
 
-    ``lse`` is the log-sum-exp of each query's scores, ``L = m + log l``:
-    ``L' = log(e^L + e^L_b)``, ``out' = e^(L - L') out + e^(L_b - L') out_b``.
-    Both factors are at most 1: nothing overflows. Shapes: ``out``,
-    ``out_b`` (..., n_q, d_v); ``lse``, ``lse_b`` (..., n_q).
+    `lse` is the log-sum-exp of each query's scores, `L = m + log l`:
+    `L' = log(e^L + e^L_b)`, `out' = e^(L - L') out + e^(L_b - L') out_b`.
+    Both factors are at most 1: nothing overflows. Shapes: `out`,
+    `out_b` (..., n_q, d_v); `lse`, `lse_b` (..., n_q).
     """
     lse_new = torch.logaddexp(lse, lse_b)
     # No key kept on either side: L' = -inf; shift by the most negative
@@ -306,11 +306,11 @@ def ring_simulated(
     layout: str = "contiguous",
     scale: float | None = None,
 ) -> torch.Tensor:
-    """Ring attention for ``world_size`` ranks, played in one process.
+    """Ring attention for `world_size` ranks, played in one process.
 
     Each rank keeps its query shard; at step s it holds the key/value
-    shard of rank ``(r - s) mod p`` and merges that block's attention
-    into its running output. Shapes as ``attention_matmul``.
+    shard of rank `(r - s) mod p` and merges that block's attention
+    into its running output. Shapes as `attention_matmul`.
     """
     p = world_size
     outs = []
@@ -362,9 +362,9 @@ def ring_simulated(
 
 @dataclass
 class RingStats:
-    """What one rank's ``ring_attention`` did: the pairs it computed (skipped ones
-    included, as in ``ring_schedule``) and the bytes it sent, counted where it sends.
-    Pass one to ``ring_attention(..., stats=...)``; the backward pass adds to it."""
+    """What one rank's `ring_attention` did: the pairs it computed (skipped ones
+    included, as in `ring_schedule`) and the bytes it sent, counted where it sends.
+    Pass one to `ring_attention(..., stats=...)`; the backward pass adds to it."""
 
     forward_pairs: list[Pair] = field(default_factory=list)
     backward_pairs: list[Pair] = field(default_factory=list)
@@ -419,7 +419,7 @@ def check_ring_args(
 
 
 def _neighbours(group: dist.ProcessGroup | None) -> tuple[int, int, int, int]:
-    """(rank, world size, next rank, previous rank) within ``group``."""
+    """(rank, world size, next rank, previous rank) within `group`."""
     rank, p = dist.get_rank(group), dist.get_world_size(group)
     return rank, p, (rank + 1) % p, (rank - 1) % p
 
@@ -430,7 +430,7 @@ def _pass_on(
     group: dist.ProcessGroup | None,
     tag: int,
 ) -> list[dist.Work]:
-    """Start sending ``send`` to the next rank and receiving ``recv`` from the
+    """Start sending `send` to the next rank and receiving `recv` from the
     previous one; returns the requests to wait on."""
     _, _, nxt, prev = _neighbours(group)
     works = [
@@ -468,7 +468,7 @@ def _pairs(
     record: list[Pair] | None,
 ) -> Iterator[tuple[int, int, bool]]:
     """(i, j, diagonal) for each pair of this rank's i-th query chunk and the held
-    block's j-th key chunk that is not skipped; ``record`` gets every pair."""
+    block's j-th key chunk that is not skipped; `record` gets every pair."""
     for i, a in enumerate(mine):
         for j, b in enumerate(theirs):
             kind = pair_kind(a, b, causal)
@@ -490,7 +490,7 @@ def attend_block(
     scale: float,
 ) -> None:
     """Fold q's attention over one held K | V block into the running
-    (out, lse), in place. A shard is c = 1 or 2 chunks; ``pairs`` lists
+    (out, lse), in place. A shard is c = 1 or 2 chunks; `pairs` lists
     (query chunk i, key chunk j, diagonal) to compute."""
     k, v = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
     for i, j, diagonal in pairs:
@@ -561,7 +561,7 @@ def block_gradients(
     d_k: int,
     scale: float,
 ) -> torch.Tensor:
-    """Add this rank's dQ over one held K | V block into ``dq`` (in
+    """Add this rank's dQ over one held K | V block into `dq` (in
     place) and return this rank's share of that block's dK | dV."""
     k, v = torch.split(kv, [d_k, kv.shape[-1] - d_k], dim=-1)
     part = torch.zeros_like(kv, dtype=dq.dtype)
@@ -694,16 +694,16 @@ def ring_attention(
     group: dist.ProcessGroup | None = None,
     stats: RingStats | None = None,
 ) -> torch.Tensor:
-    """Self-attention over a sequence split across the ranks of ``group``.
+    """Self-attention over a sequence split across the ranks of `group`.
 
-    Every rank calls it with its own shard (``shard(x, rank, p, layout=...)``):
-    ``q`` (..., n / p, d_k), ``k`` (..., n / p, d_k), ``v`` (..., n / p, d_v), the
+    Every rank calls it with its own shard (`shard(x, rank, p, layout=...)`):
+    `q` (..., n / p, d_k), `k` (..., n / p, d_k), `v` (..., n / p, d_v), the
     same shapes on every rank; it returns this rank's shard of
-    ``softmax(scale * Q K^T) V`` over the whole sequence, (..., n / p, d_v), and is
+    `softmax(scale * Q K^T) V` over the whole sequence, (..., n / p, d_v), and is
     differentiable (the backward is a ring too, so every rank must run it).
-    ``causal``: token i attends to tokens 0..i of the whole sequence; use
-    ``layout="zigzag"`` with it, so that every rank does the same work. ``group``:
-    the process group (default: the whole world). ``stats``: a ``RingStats`` to
+    `causal`: token i attends to tokens 0..i of the whole sequence; use
+    `layout="zigzag"` with it, so that every rank does the same work. `group`:
+    the process group (default: the whole world). `stats`: a `RingStats` to
     fill with the blocks computed and the bytes sent.
     float16/bfloat16 blocks are computed and merged in float32.
     """
@@ -747,9 +747,9 @@ def ring_bytes(
 ) -> tuple[int, int]:
     """Bytes each rank sends in (forward, backward) for n tokens.
 
-    A block is the rank's K and V: ``batch * n / p * (d_k + d_v)``
-    numbers. Forward: ``p - 1`` blocks. Backward: ``p - 1`` blocks, and
-    ``p`` gradient accumulators (one more hop brings each one home).
+    A block is the rank's K and V: `batch * n / p * (d_k + d_v)`
+    numbers. Forward: `p - 1` blocks. Backward: `p - 1` blocks, and
+    `p` gradient accumulators (one more hop brings each one home).
     """
     p = world_size
     block = batch * (n // p) * (d_k + d_v)
@@ -783,7 +783,7 @@ def _child(
     args: tuple[Any, ...],
     results: Any,
 ) -> None:
-    """One spawned rank: join the group, run ``fn``, report what came out."""
+    """One spawned rank: join the group, run `fn`, report what came out."""
     try:
         torch.set_num_threads(threads)
         dist.init_process_group(
@@ -809,12 +809,12 @@ def run_on_ranks(
     timeout: float = 60.0,
     threads: int | None = None,
 ) -> list[Any]:
-    """Run ``fn(*args)`` in ``world_size`` new processes that form one gloo group on
-    127.0.0.1 (each picks its rank with ``torch.distributed.get_rank()``); returns
-    the values, by rank. ``fn`` must be importable (a module-level function).
+    """Run `fn(*args)` in `world_size` new processes that form one gloo group on
+    127.0.0.1 (each picks its rank with `torch.distributed.get_rank()`); returns
+    the values, by rank. `fn` must be importable (a module-level function).
 
-    Every wait is bounded: after ``timeout`` seconds, or as soon as one rank fails,
-    the others are killed and a ``RuntimeError`` carries the failing rank's traceback.
+    Every wait is bounded: after `timeout` seconds, or as soon as one rank fails,
+    the others are killed and a `RuntimeError` carries the failing rank's traceback.
     """
     import torch.multiprocessing as mp
 
@@ -910,7 +910,7 @@ def demo_chunk(
     dtype: torch.dtype,
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Chunk ``index`` of the demo's q, k, v (heads, size, d), generated on its own,
+    """Chunk `index` of the demo's q, k, v (heads, size, d), generated on its own,
     so that no rank ever holds the whole sequence."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     q, k, v = (torch.randn(heads, size, d, generator=g, dtype=dtype) for _ in range(3))
@@ -931,7 +931,7 @@ def demo(
 ) -> dict[str, Any]:
     """One rank of the demo: build this rank's shard, run the ring, measure it.
     Memory and bytes come from the first call; the time is the fastest of
-    ``repeat`` calls."""
+    `repeat` calls."""
     rank, p = dist.get_rank(), dist.get_world_size()
     dtype = getattr(torch, dtype_name)
     check_divisible("n", n, p, layout)

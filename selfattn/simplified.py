@@ -1,7 +1,7 @@
 """Simplified self-attention: scores, weights and context vectors, by loop and by matrix.
 
 "Simplified" means no trainable weights: every token's embedding serves as its own
-query, key and value, so ``attention(x, x, x, scale=1.0)`` is the whole computation.
+query, key and value, so `attention(x, x, x, scale=1.0)` is the whole computation.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _check_vector_and_rows(vec_name: str, vec: Any, rows_name: str, rows: Any) -
 
 
 def check_query_and_inputs(query: Any, inputs: Any) -> None:
-    """``query`` (d,) and ``inputs`` (n, d) with the same d."""
+    """`query` (d,) and `inputs` (n, d) with the same d."""
     _check_vector_and_rows("query", query, "inputs", inputs)
     if query.shape[0] != inputs.shape[1]:
         raise ValueError(
@@ -45,7 +45,7 @@ def check_query_and_inputs(query: Any, inputs: Any) -> None:
 
 
 def check_weights_and_values(weights: Any, values: Any) -> None:
-    """``weights`` (n,) and ``values`` (n, d_v), one weight per value row."""
+    """`weights` (n,) and `values` (n, d_v), one weight per value row."""
     _check_vector_and_rows("weights", weights, "values", values)
     if weights.shape[0] != values.shape[0]:
         raise ValueError(
@@ -55,7 +55,7 @@ def check_weights_and_values(weights: Any, values: Any) -> None:
 
 
 def check_queries_and_keys(queries: Any, keys: Any) -> None:
-    """``queries`` (..., n_q, d) and ``keys`` (..., n_k, d)."""
+    """`queries` (..., n_q, d) and `keys` (..., n_k, d)."""
     check_tensor("queries", queries, min_dims=2)
     check_tensor("keys", keys, min_dims=2)
     check_same_dtype_and_device(queries=queries, keys=keys)
@@ -67,7 +67,7 @@ def check_queries_and_keys(queries: Any, keys: Any) -> None:
 
 
 def check_weight_matrix_and_values(weights: Any, values: Any) -> None:
-    """``weights`` (..., n_q, n_k) and ``values`` (..., n_k, d_v)."""
+    """`weights` (..., n_q, n_k) and `values` (..., n_k, d_v)."""
     check_tensor("weights", weights, min_dims=2)
     check_tensor("values", values, min_dims=2)
     check_same_dtype_and_device(weights=weights, values=values)
@@ -91,9 +91,9 @@ def attention_scores_loop(
     query: torch.Tensor,
     inputs: torch.Tensor,
 ) -> torch.Tensor:
-    """One query's score for every token: ``omega_j = x^(j) . q``.
+    """One query's score for every token: `omega_j = x^(j) . q`.
 
-    Shapes: ``query`` (d,), ``inputs`` (n, d) -> scores (n,).
+    Shapes: `query` (d,), `inputs` (n, d) -> scores (n,).
     """
     scores = query.new_empty(inputs.shape[0])  # (n,)
     for j, x_j in enumerate(inputs):
@@ -110,9 +110,9 @@ def context_vector_loop(
     weights: torch.Tensor,
     values: torch.Tensor,
 ) -> torch.Tensor:
-    """One query's context vector: ``z = sum_j alpha_j v^(j)``.
+    """One query's context vector: `z = sum_j alpha_j v^(j)`.
 
-    Shapes: ``weights`` (n,), ``values`` (n, d_v) -> context (d_v,).
+    Shapes: `weights` (n,), `values` (n, d_v) -> context (d_v,).
     """
     context = values.new_zeros(values.shape[1])  # (d_v,)
     for w_j, v_j in zip(weights, values, strict=True):
@@ -129,9 +129,9 @@ def attention_scores(
     queries: torch.Tensor,
     keys: torch.Tensor,
 ) -> torch.Tensor:
-    """Every query against every key at once: ``Omega = Q K^T``.
+    """Every query against every key at once: `Omega = Q K^T`.
 
-    Shapes: ``queries`` (..., n_q, d), ``keys`` (..., n_k, d)
+    Shapes: `queries` (..., n_q, d), `keys` (..., n_k, d)
     -> scores (..., n_q, n_k).
     """
     # (..., n_q, d) @ (..., d, n_k) -> (..., n_q, n_k)
@@ -147,10 +147,10 @@ def context_vectors(
     weights: torch.Tensor,
     values: torch.Tensor,
 ) -> torch.Tensor:
-    """Every context vector at once: ``Z = A V``.
+    """Every context vector at once: `Z = A V`.
 
-    Row ``i`` is ``sum_j alpha_ij v^(j)``. Shapes: ``weights``
-    (..., n_q, n_k), ``values`` (..., n_k, d_v) -> (..., n_q, d_v).
+    Row `i` is `sum_j alpha_ij v^(j)`. Shapes: `weights`
+    (..., n_q, n_k), `values` (..., n_k, d_v) -> (..., n_q, d_v).
     """
     return weights @ values
 
@@ -159,14 +159,14 @@ def context_vectors(
 
 
 def check_d_k(d_k: Any) -> None:
-    """``d_k`` is a positive int (a number of features)."""
+    """`d_k` is a positive int (a number of features)."""
     check_positive_int("d_k", d_k)
 
 
 @checked_by(check_d_k)
 # --8<-- [start:default_scale]
 def default_scale(d_k: int) -> float:
-    """The scale used when ``scale=None``: ``1 / sqrt(d_k)``."""
+    """The scale used when `scale=None`: `1 / sqrt(d_k)`."""
     return 1.0 / math.sqrt(d_k)
 
 
@@ -196,11 +196,11 @@ def attention_weights(
     scale: float | None = None,
     causal: bool = False,
 ) -> torch.Tensor:
-    """Row-wise softmax of the scaled scores: ``A = softmax(scale * Q K^T)``.
+    """Row-wise softmax of the scaled scores: `A = softmax(scale * Q K^T)`.
 
-    Masked entries (``mask`` False, or a later key when ``causal``) get weight 0;
-    a query with no key left gets a row of zeros. ``scale=None`` means 1/sqrt(d_k).
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k) -> (..., n_q, n_k).
+    Masked entries (`mask` False, or a later key when `causal`) get weight 0;
+    a query with no key left gets a row of zeros. `scale=None` means 1/sqrt(d_k).
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k) -> (..., n_q, n_k).
     """
     scale = default_scale(q.shape[-1]) if scale is None else scale
     scores = attention_scores(q, k) * scale  # (..., n_q, n_k)
@@ -224,9 +224,9 @@ def attention_matmul(
     scale: float | None = None,
     causal: bool = False,
 ) -> torch.Tensor:
-    """Attention by two matrix products: ``Z = softmax(scale * Q K^T) V``.
+    """Attention by two matrix products: `Z = softmax(scale * Q K^T) V`.
 
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k), `v` (..., n_k, d_v)
     -> (..., n_q, d_v). float16/bfloat16 are computed in float32 and rounded back.
     NaN or infinity in an input is not checked (that would sync with the device);
     it propagates as NaN to the rows it reaches.
@@ -253,10 +253,10 @@ def attention_loop(
 ) -> torch.Tensor:
     """Attention one query at a time: scores by dot products, softmax, weighted sum.
 
-    The same result as ``attention_matmul``, computed the way Part I first explains
+    The same result as `attention_matmul`, computed the way Part I first explains
     it. Slow (Python loops over every batch index, query and key): for teaching and
     for testing the matrix form, not for real sequences.
-    Shapes: ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v)
+    Shapes: `q` (..., n_q, d_k), `k` (..., n_k, d_k), `v` (..., n_k, d_v)
     -> (..., n_q, d_v).
     """
     out_dtype, work = q.dtype, compute_dtype(q.dtype)

@@ -10,7 +10,7 @@ from selfattn._checks import check_tensor, checked_by
 
 
 def check_scores(scores: Any, dim: Any = -1) -> None:
-    """``scores`` is a floating-point tensor and ``dim`` one of its dimensions."""
+    """`scores` is a floating-point tensor and `dim` one of its dimensions."""
     check_tensor("scores", scores)
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
@@ -22,7 +22,7 @@ def check_scores(scores: Any, dim: Any = -1) -> None:
 
 
 def check_masked_scores(scores: Any, keep: Any) -> None:
-    """``scores`` (..., n_q, n_k) and a bool ``keep`` that broadcasts to it."""
+    """`scores` (..., n_q, n_k) and a bool `keep` that broadcasts to it."""
     check_scores(scores)
     if not isinstance(keep, torch.Tensor) or keep.dtype != torch.bool:
         got = keep.dtype if isinstance(keep, torch.Tensor) else type(keep).__name__
@@ -44,11 +44,11 @@ def normalize_by_sum(
     scores: torch.Tensor,
     dim: int = -1,
 ) -> torch.Tensor:
-    """Divide by the row's sum: ``alpha_j = omega_j / sum_k omega_k``.
+    """Divide by the row's sum: `alpha_j = omega_j / sum_k omega_k`.
 
     Not a safe way to make weights: a negative score gives a negative
-    weight, and a row that sums to zero divides by zero (``inf`` or
-    ``nan``). Shown for contrast. Shape: any; the sum runs over ``dim``.
+    weight, and a row that sums to zero divides by zero (`inf` or
+    `nan`). Shown for contrast. Shape: any; the sum runs over `dim`.
     """
     return scores / scores.sum(dim=dim, keepdim=True)
 
@@ -62,12 +62,12 @@ def softmax_naive(
     scores: torch.Tensor,
     dim: int = -1,
 ) -> torch.Tensor:
-    """Softmax by its definition: ``e^omega_j / sum_k e^omega_k``.
+    """Softmax by its definition: `e^omega_j / sum_k e^omega_k`.
 
-    Overflows once a score passes about 88.7 in float32 (``exp`` is
-    ``inf``, and ``inf / inf`` is ``nan``), and underflows when every
-    score of a row is below about -104 (each ``exp`` rounds to 0, and
-    ``0 / 0`` is ``nan``). Shape: any; the sum runs over ``dim``.
+    Overflows once a score passes about 88.7 in float32 (`exp` is
+    `inf`, and `inf / inf` is `nan`), and underflows when every
+    score of a row is below about -104 (each `exp` rounds to 0, and
+    `0 / 0` is `nan`). Shape: any; the sum runs over `dim`.
     """
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)
@@ -83,14 +83,14 @@ def softmax_stable(
     dim: int = -1,
 ) -> torch.Tensor:
     """Softmax with the row's maximum m subtracted first:
-    ``alpha_j = e^(omega_j - m) / sum_k e^(omega_k - m)``.
+    `alpha_j = e^(omega_j - m) / sum_k e^(omega_k - m)`.
 
-    ``e^-m`` cancels between numerator and denominator, so this is the
-    same softmax, but every exponent is now <= 0: no ``exp`` overflows,
-    and the largest term is ``e^0 = 1``, so the sum cannot underflow to
-    zero either. A row of only ``-inf`` scores has no softmax and gives
-    ``nan``, as ``torch.softmax`` does.
-    Shape: any; the sum runs over ``dim``.
+    `e^-m` cancels between numerator and denominator, so this is the
+    same softmax, but every exponent is now <= 0: no `exp` overflows,
+    and the largest term is `e^0 = 1`, so the sum cannot underflow to
+    zero either. A row of only `-inf` scores has no softmax and gives
+    `nan`, as `torch.softmax` does.
+    Shape: any; the sum runs over `dim`.
     """
     if scores.shape[dim] == 0:  # rows of no scores: nothing to do
         return scores.clone()
@@ -105,12 +105,12 @@ def softmax_stable(
 @checked_by(check_masked_scores)
 # --8<-- [start:softmax_masked]
 def softmax_masked(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Stable softmax over the last dimension, counting only entries where ``keep``.
+    """Stable softmax over the last dimension, counting only entries where `keep`.
 
-    Entries with ``keep == False`` get weight exactly 0. A row with nothing kept
+    Entries with `keep == False` get weight exactly 0. A row with nothing kept
     (a fully masked query) gets all-zero weights, so its context vector is zero,
-    as ``scaled_dot_product_attention`` gives in torch 2.13 (older releases gave nan).
-    Shapes: ``scores`` (..., n_q, n_k); ``keep`` bool, broadcastable to it.
+    as `scaled_dot_product_attention` gives in torch 2.13 (older releases gave nan).
+    Shapes: `scores` (..., n_q, n_k); `keep` bool, broadcastable to it.
     """
     masked = scores.masked_fill(~keep, float("-inf"))  # a masked key gets exp(-inf) = 0
     weights = softmax_stable(masked)  # nan on rows where nothing is kept

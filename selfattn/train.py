@@ -7,9 +7,9 @@ residual path and no feed-forward layer), so the model must learn where to look.
 It has two heads, and nothing in their code tells them apart: whether they end up
 looking at different places is for training to decide, and for the tests to check.
 
-Run ``python -m selfattn.train`` (or ``nox -s train``) to train from the seed and
-write the checkpoint and its metrics to ``checkpoints/``; the site draws its figures
-from that checkpoint and ``tests/test_train.py`` checks it.
+Run `python -m selfattn.train` (or `nox -s train`) to train from the seed and
+write the checkpoint and its metrics to `checkpoints/`; the site draws its figures
+from that checkpoint and `tests/test_train.py` checks it.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class TaskConfig:
 def check_batch_args(
     config: Any, n_seq: Any, generator: Any = None, *args: Any, **kwargs: Any
 ) -> None:
-    """A ``TaskConfig`` and a positive number of sequences."""
+    """A `TaskConfig` and a positive number of sequences."""
     if not isinstance(config, TaskConfig):
         raise TypeError(f"config must be a TaskConfig, got {type(config).__name__}")
     check_positive_int("n_seq", n_seq)
@@ -72,10 +72,10 @@ def look_back_batch(
     n_seq: int,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random sequences and, per position, the tokens ``offsets`` back.
+    """Random sequences and, per position, the tokens `offsets` back.
 
-    Shapes: tokens ``(n_seq, length)``; targets
-    ``(n_seq, length, len(offsets))``, ``-100`` (ignored by the loss)
+    Shapes: tokens `(n_seq, length)`; targets
+    `(n_seq, length, len(offsets))`, `-100` (ignored by the loss)
     where a position has no token that far back.
     """
     shape = (n_seq, config.length)
@@ -90,13 +90,13 @@ def look_back_batch(
 
 
 def check_config(config: Any, *args: Any, **kwargs: Any) -> None:
-    """A ``TaskConfig``."""
+    """A `TaskConfig`."""
     if not isinstance(config, TaskConfig):
         raise TypeError(f"config must be a TaskConfig, got {type(config).__name__}")
 
 
 def check_tokens(module: Any, tokens: Any) -> None:
-    """``tokens``: an integer tensor ``(..., n)`` with ``n <= length``, values < vocab."""
+    """`tokens`: an integer tensor `(..., n)` with `n <= length`, values < vocab."""
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
         got = (
             tokens.dtype if isinstance(tokens, torch.Tensor) else type(tokens).__name__
@@ -119,11 +119,11 @@ def check_tokens(module: Any, tokens: Any) -> None:
 @checked_module(init=check_config, forward=check_tokens, head_weights=check_tokens)
 # --8<-- [start:LookBackModel]
 class LookBackModel(nn.Module):
-    """Embeddings, one causal ``MultiHeadAttention``, one linear read-out.
+    """Embeddings, one causal `MultiHeadAttention`, one linear read-out.
 
     No residual connection: a position's answer comes only from its
     context vector, that is from where its heads look. Shapes:
-    ``tokens`` (..., n) -> logits (..., n, len(offsets), vocab).
+    `tokens` (..., n) -> logits (..., n, len(offsets), vocab).
     """
 
     def __init__(self, config: TaskConfig) -> None:
@@ -184,7 +184,7 @@ def accuracy(
 
 @dataclass
 class TrainResult:
-    """What ``train`` returns: the model before and after, and the metrics."""
+    """What `train` returns: the model before and after, and the metrics."""
 
     initial: LookBackModel
     model: LookBackModel
@@ -197,7 +197,7 @@ class TrainResult:
 @checked_by(check_config)
 # --8<-- [start:train]
 def train(config: TaskConfig) -> TrainResult:
-    """Train a ``LookBackModel`` from ``config.seed`` with Adam; deterministic on CPU."""
+    """Train a `LookBackModel` from `config.seed` with Adam; deterministic on CPU."""
     torch.manual_seed(config.seed)  # the model's initial weights
     model = LookBackModel(config)
     initial = LookBackModel(config)
@@ -245,12 +245,12 @@ def mean_head_maps(model: LookBackModel, tokens: torch.Tensor) -> torch.Tensor:
 
 # --8<-- [start:head_distance]
 def head_distance(maps: torch.Tensor, a: int = 0, b: int = 1) -> float:
-    """How differently heads ``a`` and ``b`` look: the mean over the
+    """How differently heads `a` and `b` look: the mean over the
     queries of the total variation distance of their rows,
-    ``0.5 * sum_j |alpha_aj - alpha_bj|``.
+    `0.5 * sum_j |alpha_aj - alpha_bj|`.
 
     0 when the heads put the same weight on every key, 1 when no key gets
-    weight from both. Shapes: ``maps`` (h, n, n), rows that sum to one.
+    weight from both. Shapes: `maps` (h, n, n), rows that sum to one.
     """
     rows = 0.5 * (maps[a] - maps[b]).abs().sum(dim=-1)  # (n,)
     return float(rows.mean())
@@ -262,7 +262,7 @@ def head_distance(maps: torch.Tensor, a: int = 0, b: int = 1) -> float:
 def save(
     result: TrainResult, config: TaskConfig, directory: Path = CHECKPOINT_DIR
 ) -> None:
-    """Write ``look-back.pt`` (both models' weights and the config) and ``look-back.json``
+    """Write `look-back.pt` (both models' weights and the config) and `look-back.json`
     (seed, data recipe, versions, metrics)."""
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(

@@ -2,7 +2,7 @@
 
 Part I let every embedding be its own query, key and value. Here three learned
 matrices project each token into the three roles, and the scores are divided by
-``sqrt(d_k)`` so that they do not grow with the width of the keys.
+`sqrt(d_k)` so that they do not grow with the width of the keys.
 """
 
 from __future__ import annotations
@@ -23,23 +23,23 @@ from selfattn._checks import (
 
 
 def check_dims(d_in: Any, d_out: Any, *args: Any, **kwargs: Any) -> None:
-    """``d_in`` and ``d_out`` are positive ints (a module's constructor)."""
+    """`d_in` and `d_out` are positive ints (a module's constructor)."""
     check_positive_int("d_in", d_in)
     check_positive_int("d_out", d_out)
 
 
 def check_input(module: Any, x: Any, *args: Any, **kwargs: Any) -> None:
-    """``x`` is ``(..., n, d_in)`` for the module's ``d_in``."""
+    """`x` is `(..., n, d_in)` for the module's `d_in`."""
     check_sequence("x", x, module.d_in)
 
 
 @checked_module(init=check_dims, forward=check_input)
 # --8<-- [start:SelfAttentionParams]
 class SelfAttentionParams(nn.Module):
-    """Self-attention with three weight matrices used as ``x @ W``.
+    """Self-attention with three weight matrices used as `x @ W`.
 
-    ``Q = X W_q``, ``K = X W_k``, ``V = X W_v``, ``Z = softmax(Q K^T / sqrt(d_out)) V``.
-    Each ``W`` has shape ``(d_in, d_out)``. Shapes: ``x`` (..., n, d_in) -> (..., n, d_out).
+    `Q = X W_q`, `K = X W_k`, `V = X W_v`, `Z = softmax(Q K^T / sqrt(d_out)) V`.
+    Each `W` has shape `(d_in, d_out)`. Shapes: `x` (..., n, d_in) -> (..., n, d_out).
     """
 
     def __init__(self, d_in: int, d_out: int) -> None:
@@ -66,10 +66,10 @@ class SelfAttentionParams(nn.Module):
 @checked_module(init=check_dims, forward=check_input)
 # --8<-- [start:SelfAttentionLinear]
 class SelfAttentionLinear(nn.Module):
-    """The same self-attention with ``nn.Linear`` layers, which compute ``x @ W.T``.
+    """The same self-attention with `nn.Linear` layers, which compute `x @ W.T`.
 
-    ``nn.Linear(d_in, d_out)`` stores its weight as ``(d_out, d_in)``: the transpose
-    of ``SelfAttentionParams``'s matrices. Shapes: ``x`` (..., n, d_in) -> (..., n, d_out).
+    `nn.Linear(d_in, d_out)` stores its weight as `(d_out, d_in)`: the transpose
+    of `SelfAttentionParams`'s matrices. Shapes: `x` (..., n, d_in) -> (..., n, d_out).
     """
 
     def __init__(self, d_in: int, d_out: int, qkv_bias: bool = False) -> None:
@@ -92,7 +92,7 @@ class SelfAttentionLinear(nn.Module):
 
 
 def check_copy_pair(source: Any, target: Any) -> None:
-    """Both modules exist and have the same ``d_in`` and ``d_out``."""
+    """Both modules exist and have the same `d_in` and `d_out`."""
     for name, module in (("source", source), ("target", target)):
         if not isinstance(module, (SelfAttentionParams, SelfAttentionLinear)):
             raise TypeError(
@@ -116,9 +116,9 @@ def check_copy_pair(source: Any, target: Any) -> None:
 def copy_linear_to_params(
     source: SelfAttentionLinear, target: SelfAttentionParams
 ) -> None:
-    """Give ``target`` the weights of ``source``: ``W = weight^T``.
+    """Give `target` the weights of `source`: `W = weight^T`.
 
-    ``nn.Linear`` stores ``(d_out, d_in)``; ``x @ W`` needs ``(d_in, d_out)``.
+    `nn.Linear` stores `(d_out, d_in)`; `x @ W` needs `(d_in, d_out)`.
     """
     target.W_query.copy_(source.W_query.weight.T)
     target.W_key.copy_(source.W_key.weight.T)
@@ -134,9 +134,9 @@ def copy_linear_to_params(
 def copy_params_to_linear(
     source: SelfAttentionParams, target: SelfAttentionLinear
 ) -> None:
-    """Give ``target`` the weights of ``source``: ``weight = W^T``.
+    """Give `target` the weights of `source`: `weight = W^T`.
 
-    ``x @ W`` uses ``(d_in, d_out)``; ``nn.Linear`` stores ``(d_out, d_in)``.
+    `x @ W` uses `(d_in, d_out)`; `nn.Linear` stores `(d_out, d_in)`.
     """
     target.W_query.weight.copy_(source.W_query.T)
     target.W_key.weight.copy_(source.W_key.T)
@@ -147,7 +147,7 @@ def copy_params_to_linear(
 
 
 def check_score_statistics_args(d_k: Any, *args: Any, **kwargs: Any) -> None:
-    """``d_k`` and the sample sizes are positive ints."""
+    """`d_k` and the sample sizes are positive ints."""
     check_positive_int("d_k", d_k)
     if "scaled" in kwargs:
         check_flag("scaled", kwargs["scaled"])
@@ -161,10 +161,10 @@ def check_score_statistics_args(d_k: Any, *args: Any, **kwargs: Any) -> None:
 def score_variance(
     d_k: int, *, scaled: bool, n_samples: int = 20_000, seed: int = 0
 ) -> float:
-    """Sample variance of ``q . k`` (times ``1/sqrt(d_k)`` if ``scaled``), q, k ~ N(0, I).
+    """Sample variance of `q . k` (times `1/sqrt(d_k)` if `scaled`), q, k ~ N(0, I).
 
-    Each ``q_i k_i`` has variance 1 and the ``d_k`` terms are independent, so the
-    unscaled score has variance ``d_k`` and the scaled one variance 1.
+    Each `q_i k_i` has variance 1 and the `d_k` terms are independent, so the
+    unscaled score has variance `d_k` and the scaled one variance 1.
     """
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n_samples, d_k, generator=gen, dtype=torch.float64)
@@ -183,10 +183,10 @@ def score_variance(
 def softmax_peak(
     d_k: int, *, scaled: bool, n_keys: int = 8, n_samples: int = 2_000, seed: int = 0
 ) -> float:
-    """Mean of the largest softmax weight of one query over ``n_keys`` random keys.
+    """Mean of the largest softmax weight of one query over `n_keys` random keys.
 
-    Near ``1/n_keys`` the weights are spread out; near 1 the softmax has saturated
-    into a one-hot vector, and its gradient (``w (1 - w)``) vanishes.
+    Near `1/n_keys` the weights are spread out; near 1 the softmax has saturated
+    into a one-hot vector, and its gradient (`w (1 - w)`) vanishes.
     """
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n_samples, 1, d_k, generator=gen, dtype=torch.float64)

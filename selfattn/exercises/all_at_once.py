@@ -13,17 +13,17 @@ from selfattn.softmax import softmax_stable
 
 
 def check_x(x: Any) -> None:
-    """``x`` is a floating-point (..., n, d) tensor."""
+    """`x` is a floating-point (..., n, d) tensor."""
     check_tensor("x", x, min_dims=2)
 
 
 @checked_by(check_x)
 # --8<-- [start:attention_einsum]
 def attention_einsum(x: torch.Tensor) -> torch.Tensor:
-    """``Z = softmax(X X^T) X``, each sum written as einsum indices.
+    """`Z = softmax(X X^T) X`, each sum written as einsum indices.
 
-    ``omega_ij = sum_d x_id x_jd`` and ``z_id = sum_j alpha_ij x_jd``.
-    Shapes: ``x`` (..., n, d) -> (..., n, d).
+    `omega_ij = sum_d x_id x_jd` and `z_id = sum_j alpha_ij x_jd`.
+    Shapes: `x` (..., n, d) -> (..., n, d).
     """
     scores = torch.einsum("...id,...jd->...ij", x, x)  # (..., n, n)
     weights = softmax_stable(scores, dim=-1)  # each row sums to 1
@@ -34,7 +34,7 @@ def attention_einsum(x: torch.Tensor) -> torch.Tensor:
 
 
 def check_weights_and_tokens(weights: Any, tokens: Any) -> None:
-    """``weights`` (n_q, n_k) and one token name per key."""
+    """`weights` (n_q, n_k) and one token name per key."""
     check_tensor("weights", weights, min_dims=2)
     if weights.dim() != 2:
         raise ValueError(f"weights must have shape (n_q, n_k), got {weights.shape}")
@@ -52,7 +52,7 @@ def most_attended(
 ) -> list[str]:
     """For each query (row), the key with the largest weight.
 
-    Shapes: ``weights`` (n_q, n_k), ``tokens`` n_k names -> n_q names.
+    Shapes: `weights` (n_q, n_k), `tokens` n_k names -> n_q names.
     """
     return [tokens[j] for j in weights.argmax(dim=-1).tolist()]
 

@@ -9,9 +9,9 @@ import torch
 
 # --8<-- [start:logsumexp_blocks]
 def logsumexp_blocks(s: torch.Tensor, block: int) -> torch.Tensor:
-    """Each row's log-sum-exp, ``L = m + log l``, one block of columns at a time.
+    """Each row's log-sum-exp, `L = m + log l`, one block of columns at a time.
 
-    Shapes: ``s`` (..., n) -> (..., n). A row of ``-inf`` gives ``-inf``.
+    Shapes: `s` (..., n) -> (..., n). A row of `-inf` gives `-inf`.
     """
     m = s.new_full(s.shape[:-1], -math.inf)
     l = s.new_zeros(s.shape[:-1])  # noqa: E741
@@ -29,7 +29,7 @@ def logsumexp_blocks(s: torch.Tensor, block: int) -> torch.Tensor:
 
 # --8<-- [start:saved_bytes]
 def saved_bytes(batch_heads: int, n: int, d_k: int, d_v: int) -> int:
-    """Bytes ``attention_tiled`` keeps for the backward pass, in float32.
+    """Bytes `attention_tiled` keeps for the backward pass, in float32.
 
     q and k (n x d_k), v and the output (n x d_v), and L (n numbers).
     """

@@ -10,11 +10,11 @@ def merge_states(
     a: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     b: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Merge two online-softmax states ``(m, l, acc)`` of disjoint key sets.
+    """Merge two online-softmax states `(m, l, acc)` of disjoint key sets.
 
     Each state is relative to its own max; both are moved to the larger
     one, exactly as one step rescales the old sums. Returns the state of
-    all the keys together: ``acc / l`` is then their softmax-weighted sum.
+    all the keys together: `acc / l` is then their softmax-weighted sum.
     """
     (m_a, l_a, acc_a), (m_b, l_b, acc_b) = a, b
     m = torch.maximum(m_a, m_b)

@@ -11,7 +11,7 @@ from selfattn.inference import GroupedQueryAttention
 
 
 def check_scores_args(n: Any, *, cached: Any) -> None:
-    """``n`` >= 0 tokens, ``cached`` a bool."""
+    """`n` >= 0 tokens, `cached` a bool."""
     check_positive_int("n", n, minimum=0)
     check_flag("cached", cached)
 
@@ -19,10 +19,10 @@ def check_scores_args(n: Any, *, cached: Any) -> None:
 @checked_by(check_scores_args)
 # --8<-- [start:scores_computed]
 def scores_computed(n: int, *, cached: bool) -> int:
-    """Scores ``q(i) . k(j)``, ``j <= i``, one head computes to decode n tokens.
+    """Scores `q(i) . k(j)`, `j <= i`, one head computes to decode n tokens.
 
-    Step ``t`` (t = 1 .. n) with the cache: one query, ``t`` keys. Without:
-    the causal forward over ``t`` tokens, ``1 + 2 + ... + t`` scores.
+    Step `t` (t = 1 .. n) with the cache: one query, `t` keys. Without:
+    the causal forward over `t` tokens, `1 + 2 + ... + t` scores.
     """
     if cached:
         return sum(t for t in range(1, n + 1))  # n (n + 1) / 2
@@ -33,7 +33,7 @@ def scores_computed(n: int, *, cached: bool) -> int:
 
 
 def check_decode_args(module: Any, x: Any) -> None:
-    """A GroupedQueryAttention and ``x`` (batch, n, d_in) with n >= 1."""
+    """A GroupedQueryAttention and `x` (batch, n, d_in) with n >= 1."""
     if not isinstance(module, GroupedQueryAttention):
         raise TypeError(
             f"module must be a GroupedQueryAttention, got {type(module).__name__}"
@@ -48,8 +48,8 @@ def check_decode_args(module: Any, x: Any) -> None:
 def decode_token_by_token(
     module: GroupedQueryAttention, x: torch.Tensor
 ) -> torch.Tensor:
-    """Feed ``x`` (batch, n, d_in) through a new cache one token at a
-    time; the outputs side by side, (batch, n, d_out): ``module(x)``.
+    """Feed `x` (batch, n, d_in) through a new cache one token at a
+    time; the outputs side by side, (batch, n, d_out): `module(x)`.
     """
     cache = module.new_cache(x.shape[0])
     outs = [module(x[:, i : i + 1], cache=cache) for i in range(x.shape[1])]

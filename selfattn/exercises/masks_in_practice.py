@@ -10,7 +10,7 @@ from selfattn._checks import check_positive_int, checked_by
 
 
 def check_padding_args(lengths: Any, n: Any) -> None:
-    """``lengths`` a 1-d integer tensor of values in [0, n]; ``n`` a count."""
+    """`lengths` a 1-d integer tensor of values in [0, n]; `n` a count."""
     check_positive_int("n", n, minimum=0)
     if not isinstance(lengths, torch.Tensor) or lengths.dtype not in (
         torch.int32,
@@ -36,8 +36,8 @@ def check_padding_args(lengths: Any, n: Any) -> None:
 @checked_by(check_padding_args)
 # --8<-- [start:padding_keep]
 def padding_keep(lengths: torch.Tensor, n: int) -> torch.Tensor:
-    """Keep mask for right-padded sequences: key ``j`` is real when
-    ``j < length``. Shapes: ``lengths`` (b,) -> (b, 1, n), the same row
+    """Keep mask for right-padded sequences: key `j` is real when
+    `j < length`. Shapes: `lengths` (b,) -> (b, 1, n), the same row
     for every query.
     """
     keys = torch.arange(n, device=lengths.device)  # (n,)
@@ -48,7 +48,7 @@ def padding_keep(lengths: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def check_counts(n_q: Any, n_k: Any) -> None:
-    """Counts with ``n_q <= n_k``."""
+    """Counts with `n_q <= n_k`."""
     check_positive_int("n_q", n_q, minimum=0)
     check_positive_int("n_k", n_k, minimum=0)
     if n_q > n_k:
@@ -58,8 +58,8 @@ def check_counts(n_q: Any, n_k: Any) -> None:
 @checked_by(check_counts)
 # --8<-- [start:decode_mask]
 def decode_mask(n_q: int, n_k: int) -> torch.Tensor:
-    """The last ``n_q`` rows of an ``(n_k, n_k)`` causal mask: query
-    ``i`` is token ``n_k - n_q + i`` and sees the keys up to it.
+    """The last `n_q` rows of an `(n_k, n_k)` causal mask: query
+    `i` is token `n_k - n_q + i` and sees the keys up to it.
     Shape: (n_q, n_k)."""
     position = torch.arange(n_k - n_q, n_k)[:, None]  # (n_q, 1)
     return torch.arange(n_k)[None, :] <= position  # (n_q, n_k)

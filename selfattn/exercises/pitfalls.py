@@ -12,17 +12,17 @@ from selfattn._checks import check_tensor, checked_by
 
 
 def check_weight_rows(weights: Any) -> None:
-    """``weights`` is a floating-point (..., n_k) tensor."""
+    """`weights` is a floating-point (..., n_k) tensor."""
     check_tensor("weights", weights)
 
 
 @checked_by(check_weight_rows)
 # --8<-- [start:check_weights]
 def check_weights(weights: torch.Tensor) -> None:
-    """Raise ``ValueError`` unless every row is >= 0 and sums to one.
+    """Raise `ValueError` unless every row is >= 0 and sums to one.
 
     The tolerance grows with the row length and the dtype's precision.
-    Shape: ``weights`` (..., n_k), one row per query.
+    Shape: `weights` (..., n_k), one row per query.
     """
     if (weights < 0).any():
         raise ValueError("a weight is negative")
@@ -37,7 +37,7 @@ def check_weights(weights: torch.Tensor) -> None:
 
 
 def check_dtype(dtype: Any) -> None:
-    """``dtype`` is a floating-point torch dtype."""
+    """`dtype` is a floating-point torch dtype."""
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
 
@@ -45,10 +45,10 @@ def check_dtype(dtype: Any) -> None:
 @checked_by(check_dtype)
 # --8<-- [start:overflow_threshold]
 def overflow_threshold(dtype: torch.dtype) -> float:
-    """The score above which ``exp`` overflows ``dtype``.
+    """The score above which `exp` overflows `dtype`.
 
-    It is the log of the largest number ``dtype`` holds; past it
-    ``softmax_naive`` divides inf by inf and returns nan.
+    It is the log of the largest number `dtype` holds; past it
+    `softmax_naive` divides inf by inf and returns nan.
     """
     return math.log(torch.finfo(dtype).max)
 

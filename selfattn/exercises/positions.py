@@ -13,7 +13,7 @@ from selfattn.positions import interleaved_to_half, rope_frequencies
 
 
 def check_shift_args(pe: Any, t: Any, *, base: Any = 10000.0) -> None:
-    """``pe`` (n, d) with d even, ``t`` an int."""
+    """`pe` (n, d) with d even, `t` an int."""
     check_tensor("pe", pe, min_dims=2)
     if pe.shape[-1] % 2:
         raise ValueError(f"pe must have an even last dimension, got {pe.shape[-1]}")
@@ -43,7 +43,7 @@ def shift_sinusoidal(
 
 
 def check_period_args(d: Any, *, base: Any = 10000.0) -> None:
-    """``d`` an even int >= 2."""
+    """`d` an even int >= 2."""
     check_positive_int("d", d, minimum=2)
     if d % 2:
         raise ValueError(f"d must be even, got {d}")
@@ -61,7 +61,7 @@ def slowest_turn(d: int, *, base: float = 10000.0) -> float:
 
 
 def check_weight_args(w: Any, n_heads: Any) -> None:
-    """``w`` (d_out, d_in), ``n_heads`` dividing d_out into even head sizes."""
+    """`w` (d_out, d_in), `n_heads` dividing d_out into even head sizes."""
     check_tensor("w", w, min_dims=2)
     check_positive_int("n_heads", n_heads)
     d_out = w.shape[0]

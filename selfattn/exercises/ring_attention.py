@@ -9,7 +9,7 @@ from selfattn.ring import chunk_ids, pair_kind, ring_bytes, shard
 
 # --8<-- [start:tokens_of]
 def tokens_of(rank: int, world_size: int, n: int, layout: str) -> list[int]:
-    """The positions of the tokens that ``rank`` holds."""
+    """The positions of the tokens that `rank` holds."""
     positions = torch.arange(n, dtype=torch.float64).unsqueeze(-1)  # (n, 1)
     mine = shard(positions, rank, world_size, layout=layout)
     return [int(i) for i in mine.flatten().tolist()]
@@ -30,7 +30,7 @@ def bytes_by_hand() -> int:
 
 
 def bytes_by_formula() -> int:
-    """The same number from ``ring_bytes``, for the test."""
+    """The same number from `ring_bytes`, for the test."""
     return ring_bytes(65_536, 4, d_k=64, d_v=64, batch=8, itemsize=2)[0]
 
 
@@ -68,7 +68,7 @@ def merge_all(
     outs: list[torch.Tensor], lses: list[torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge the partial attentions of p disjoint key sets at once:
-    ``L = log sum_r e^(L_r)``, ``out = sum_r e^(L_r - L) out_r``."""
+    `L = log sum_r e^(L_r)`, `out = sum_r e^(L_r - L) out_r`."""
     lse = torch.stack(lses).logsumexp(dim=0)  # (..., n_q)
     shift = lse.clamp_min(torch.finfo(lse.dtype).min)  # all -inf: 0 not nan
     out = sum(

@@ -10,7 +10,7 @@ from selfattn._checks import check_positive_int, check_tensor, checked_by
 
 
 def check_pool_args(w: Any, n_heads: Any, n_kv_heads: Any) -> None:
-    """``w`` (n_heads d_h, ...), ``n_kv_heads`` dividing ``n_heads``."""
+    """`w` (n_heads d_h, ...), `n_kv_heads` dividing `n_heads`."""
     check_tensor("w", w, min_dims=1)
     check_positive_int("n_heads", n_heads)
     check_positive_int("n_kv_heads", n_kv_heads)
@@ -31,7 +31,7 @@ def check_pool_args(w: Any, n_heads: Any, n_kv_heads: Any) -> None:
 def mean_pool_kv_heads(w: torch.Tensor, n_heads: int, n_kv_heads: int) -> torch.Tensor:
     """W_k or W_v (or a bias) of multi-head attention, for grouped-query.
 
-    Each group of ``n_heads / n_kv_heads`` consecutive heads becomes one
+    Each group of `n_heads / n_kv_heads` consecutive heads becomes one
     head: the mean of their rows. Shapes: (h d_h, ...) -> (h_kv d_h, ...).
     """
     group = n_heads // n_kv_heads

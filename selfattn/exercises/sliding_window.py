@@ -8,7 +8,7 @@ from selfattn._checks import check_positive_int, checked_by
 
 
 def check_slot_args(length: Any, window: Any) -> None:
-    """``length`` >= 0 tokens decoded, ``window`` >= 1 slots."""
+    """`length` >= 0 tokens decoded, `window` >= 1 slots."""
     check_positive_int("length", length, minimum=0)
     check_positive_int("window", window)
 
@@ -16,8 +16,8 @@ def check_slot_args(length: Any, window: Any) -> None:
 @checked_by(check_slot_args)
 # --8<-- [start:slot_contents]
 def slot_contents(length: int, window: int) -> list[int]:
-    """The position each slot of a rolling buffer holds after ``length``
-    tokens (-1: still empty). Token ``p`` goes to slot ``p % window``.
+    """The position each slot of a rolling buffer holds after `length`
+    tokens (-1: still empty). Token `p` goes to slot `p % window`.
     """
     slots = [-1] * window
     for p in range(length):
@@ -29,7 +29,7 @@ def slot_contents(length: int, window: int) -> list[int]:
 
 
 def check_reach_args(n_layers: Any, window: Any) -> None:
-    """Positive ``n_layers`` and ``window``."""
+    """Positive `n_layers` and `window`."""
     check_positive_int("n_layers", n_layers)
     check_positive_int("window", window)
 
@@ -38,7 +38,7 @@ def check_reach_args(n_layers: Any, window: Any) -> None:
 # --8<-- [start:reach]
 def reach(n_layers: int, window: int) -> int:
     """How many positions back a token's output can depend on, through
-    ``n_layers`` of window attention: each layer looks ``window - 1`` back.
+    `n_layers` of window attention: each layer looks `window - 1` back.
     """
     return n_layers * (window - 1)
 

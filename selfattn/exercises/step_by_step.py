@@ -13,7 +13,7 @@ from selfattn.softmax import check_scores, softmax_stable
 
 
 def check_query_index(query_index: Any, inputs: Any) -> None:
-    """``query_index`` is an int that picks one row of ``inputs`` (n, d)."""
+    """`query_index` is an int that picks one row of `inputs` (n, d)."""
     check_tensor("inputs", inputs, min_dims=2)
     if inputs.dim() != 2:
         raise ValueError(f"inputs must have shape (n, d), got {tuple(inputs.shape)}")
@@ -30,9 +30,9 @@ def context_vector_of(
     query_index: int,
     inputs: torch.Tensor,
 ) -> torch.Tensor:
-    """The three steps for token ``query_index``: score, softmax, mix.
+    """The three steps for token `query_index`: score, softmax, mix.
 
-    Shapes: ``inputs`` (n, d) -> context vector (d,).
+    Shapes: `inputs` (n, d) -> context vector (d,).
     """
     query = inputs[query_index]  # the query is chosen here, once
     scores = attention_scores_loop(query, inputs)  # step 1, (n,)
@@ -44,7 +44,7 @@ def context_vector_of(
 
 
 def check_temperature(scores: Any, temperature: Any) -> None:
-    """``scores`` a float tensor, ``temperature`` a positive number."""
+    """`scores` a float tensor, `temperature` a positive number."""
     check_scores(scores)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise TypeError(f"temperature must be a float, got {temperature!r}")
@@ -58,7 +58,7 @@ def softmax_with_temperature(
     scores: torch.Tensor,
     temperature: float,
 ) -> torch.Tensor:
-    """``softmax(omega / T)``: T < 1 sharpens, T > 1 flattens.
+    """`softmax(omega / T)`: T < 1 sharpens, T > 1 flattens.
 
     Shape: any; the softmax runs over the last dimension.
     """

@@ -11,7 +11,7 @@ from selfattn._checks import check_tensor, checked_by
 
 
 def check_projections(x: Any, W_q: Any, W_k: Any, W_v: Any) -> None:
-    """``x`` (..., n, d_in) and three ``(d_in, d_out)`` matrices."""
+    """`x` (..., n, d_in) and three `(d_in, d_out)` matrices."""
     x = check_tensor("x", x, min_dims=2)
     for name, w in (("W_q", W_q), ("W_k", W_k), ("W_v", W_v)):
         w = check_tensor(name, w, min_dims=2)
@@ -35,10 +35,10 @@ def self_attention(
     W_k: torch.Tensor,
     W_v: torch.Tensor,
 ) -> torch.Tensor:
-    """``SelfAttentionParams`` as a function of its matrices:
-    ``Z = softmax(Q K^T / sqrt(d_k)) V``.
+    """`SelfAttentionParams` as a function of its matrices:
+    `Z = softmax(Q K^T / sqrt(d_k)) V`.
 
-    Shapes: ``x`` (..., n, d_in), each ``W`` (d_in, d_out) -> (..., n, d_out).
+    Shapes: `x` (..., n, d_in), each `W` (d_in, d_out) -> (..., n, d_out).
     """
     Q, K, V = x @ W_q, x @ W_k, x @ W_v  # (..., n, d_out) each
     Omega = Q @ K.transpose(-2, -1)  # the scores, (..., n, n)

@@ -10,7 +10,7 @@ from selfattn._checks import check_positive_int, check_tensor, checked_by
 
 
 def check_maps_offset(maps: Any, offset: Any) -> None:
-    """``maps`` (h, n, n) and an ``offset`` in [1, n)."""
+    """`maps` (h, n, n) and an `offset` in [1, n)."""
     maps = check_tensor("maps", maps, min_dims=3)
     if maps.dim() != 3 or maps.shape[-1] != maps.shape[-2]:
         raise ValueError(f"maps must be (h, n, n), got shape {tuple(maps.shape)}")
@@ -24,8 +24,8 @@ def check_maps_offset(maps: Any, offset: Any) -> None:
 @checked_by(check_maps_offset)
 # --8<-- [start:weight_on_offset]
 def weight_on_offset(maps: torch.Tensor, offset: int) -> torch.Tensor:
-    """Each head's mean weight on the key ``offset`` places back, over the
-    queries that have one. Shapes: ``maps`` (h, n, n) -> (h,)."""
+    """Each head's mean weight on the key `offset` places back, over the
+    queries that have one. Shapes: `maps` (h, n, n) -> (h,)."""
     n = maps.shape[-1]
     queries = torch.arange(offset, n)  # queries i >= offset
     keys = queries - offset  # the key `offset` back of each query
