@@ -164,6 +164,44 @@ def test_check_weights_accepts_softmax_rows_and_catches_the_pitfalls() -> None:
         check_weights(torch.full((6,), 0.17))
 
 
+def test_check_weights_rejects_nan_and_infinite_rows() -> None:
+    # NaN fails every comparison, so a check written as "error > tol" lets it pass
+    for bad in (math.nan, math.inf):
+        weights = selfattn.softmax_stable(SCORES, dim=-1)
+        weights[2] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            check_weights(weights)
+
+
+LONG_ROWS = [(dtype, n_k) for dtype in (torch.float16, torch.bfloat16) for n_k in (
+    32, 256, 4096)]
+
+
+@pytest.mark.parametrize(("dtype", "n_k"), LONG_ROWS)
+@pytest.mark.parametrize("spread", [0.1, 3.0, 30.0])
+def test_check_weights_accepts_long_half_precision_softmax_rows(
+    dtype: torch.dtype, n_k: int, spread: float
+) -> None:
+    gen = torch.Generator().manual_seed(n_k)
+    scores = torch.randn(8, n_k, generator=gen) * spread
+    check_weights(torch.softmax(scores, dim=-1).to(dtype))  # float32, rounded once
+    check_weights(torch.softmax(scores.to(dtype), dim=-1))  # torch's own in dtype
+
+
+@pytest.mark.parametrize(("dtype", "n_k"), LONG_ROWS)
+def test_check_weights_rejects_a_wrong_long_half_precision_row(
+    dtype: torch.dtype, n_k: int
+) -> None:
+    # A row 2% too heavy: 4 n_k eps, the old tolerance, passed it from n_k = 256 in
+    # float16 and n_k = 32 in bfloat16 (there 4 n_k eps >= 1).
+    gen = torch.Generator().manual_seed(n_k)
+    weights = torch.softmax(torch.randn(8, n_k, generator=gen), dim=-1)
+    weights[3] *= 1.02
+    with pytest.raises(ValueError, match="sums to 1"):
+        check_weights(weights.to(dtype))
+    assert 4 * n_k * torch.finfo(dtype).eps > 0.02  # what the old one allowed
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_naive_softmax_overflows_just_past_the_threshold(dtype: torch.dtype) -> None:
     t = overflow_threshold(dtype)

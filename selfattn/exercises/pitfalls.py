@@ -19,16 +19,23 @@ def check_weight_rows(weights: Any) -> None:
 @checked_by(check_weight_rows)
 # --8<-- [start:check_weights]
 def check_weights(weights: torch.Tensor) -> None:
-    """Raise `ValueError` unless every row is >= 0 and sums to one.
+    """Raise `ValueError` unless every row is finite, >= 0 and sums to one.
 
-    The tolerance grows with the row length and the dtype's precision.
+    Each weight is rounded once to its dtype, off by at most eps/2 of
+    itself, so a row's sum is off by at most eps/2 in all, whatever n_k;
+    the float32 softmax before that adds about sqrt(n_k) float32 eps.
     Shape: `weights` (..., n_k), one row per query.
     """
-    if (weights < 0).any():
+    w = weights.double()  # summed in float64: the check adds no rounding
+    if not bool(w.isfinite().all()):  # NaN fails every comparison below
+        raise ValueError("a weight is NaN or infinite")
+    if (w < 0).any():
         raise ValueError("a weight is negative")
-    n_k = weights.shape[-1]
-    tol = 4 * n_k * torch.finfo(weights.dtype).eps
-    error = float((weights.sum(dim=-1) - 1).abs().max())
+    n_k = w.shape[-1]
+    work = torch.finfo(torch.promote_types(weights.dtype, torch.float32))
+    tol = torch.finfo(weights.dtype).eps + 4 * math.sqrt(n_k) * work.eps
+    gaps = (w.sum(dim=-1) - 1).abs()  # a row of no keys sums to 0
+    error = float(gaps.max()) if gaps.numel() else 0.0
     if error > tol:
         raise ValueError(f"a row sums to 1 +- {error:.2g} (tol {tol:.2g})")
 
