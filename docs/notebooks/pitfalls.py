@@ -97,11 +97,12 @@ print(softmax_stable(normalize_by_sum(two)))  # about (0.38, 0.62): flatter
 # %%
 # --8<-- "selfattn/exercises/pitfalls.py:check_weights"
 
-check_weights(right)
-try:
-    check_weights(softmax_stable(scores, dim=0))
-except ValueError as error:
-    print("dim=0:", error)
+check_weights(right)  # passes silently
+for wrong in (softmax_stable(scores, dim=0), torch.full((2, 6), math.nan)):
+    try:
+        check_weights(wrong)
+    except ValueError as error:
+        print(error)
 
 # %% [markdown]
 # ### Solution 3
