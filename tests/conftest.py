@@ -210,6 +210,30 @@ class QKV:
         sizes = self.q.double().abs() @ self.k.double().abs().transpose(-2, -1)
         return 1.0 + abs(scale) * float(sizes.amax())
 
+    def weight_condition(self, dtype: torch.dtype | None = None) -> float:
+        """The ``condition`` for ``relative_tolerance`` that bounds, in ``dtype``
+        (default: q's), how far rounding can move one query's weights, summed over
+        its row: a score s_ij is known to D_i = SCORE_ULPS eps |scale| max_j
+        sum_l |q_il| |k_jl|; moving each score of a row by at most D scales each
+        weight by a factor within exp(+-2 D), so the row moves by at most
+        2 (exp(2 D) - 1) (1 - a_i) in all, a_i its largest weight. Huge scores with
+        one clear winner move nothing; near-ties move the most."""
+        if self.q.numel() == 0 or self.k.numel() == 0:
+            return 1.0
+        unit = SCORE_ULPS * eps(compute_dtype(dtype or self.q.dtype))
+        scale = (
+            self.scale if self.scale is not None else 1 / math.sqrt(self.q.shape[-1])
+        )
+        q, k = self.q.double(), self.k.double()
+        sizes = abs(scale) * (q.abs() @ k.abs().transpose(-2, -1))  # (..., n_q, n_k)
+        delta = unit * sizes.amax(dim=-1)  # (..., n_q)
+        s = (scale * q @ k.transpose(-2, -1)).masked_fill(~self.allowed(), -math.inf)
+        rest = s.scatter(-1, s.argmax(dim=-1, keepdim=True), -math.inf)
+        log_rest = rest.logsumexp(dim=-1) - s.logsumexp(dim=-1)  # log(1 - a_i)
+        log_grow = 2 * delta + torch.log1p(-torch.exp(-2 * delta))  # exp(2D) - 1
+        move = (math.log(2) + log_grow + log_rest).exp().clamp(max=2.0)
+        return 1.0 + float(move.nan_to_num(nan=0.0).amax()) / unit
+
     def magnitude(self) -> float:
         """The largest |v|: no output can be larger."""
         return float(self.v.double().abs().amax()) if self.v.numel() else 0.0
@@ -274,7 +298,7 @@ def sdpa_bound(p: QKV, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, 
         (p.q, p.k, p.v, p.mask, p.causal, p.scale),
         dtype or p.q.dtype,
         magnitude=p.magnitude(),
-        condition=p.condition(),
+        condition=p.weight_condition(dtype),
     )
 
 
