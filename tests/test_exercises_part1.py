@@ -173,8 +173,9 @@ def test_check_weights_rejects_nan_and_infinite_rows() -> None:
             check_weights(weights)
 
 
-LONG_ROWS = [(dtype, n_k) for dtype in (torch.float16, torch.bfloat16) for n_k in (
-    32, 256, 4096)]
+LONG_ROWS = [
+    (dtype, n_k) for dtype in (torch.float16, torch.bfloat16) for n_k in (32, 256, 4096)
+]
 
 
 @pytest.mark.parametrize(("dtype", "n_k"), LONG_ROWS)
