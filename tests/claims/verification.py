@@ -3,6 +3,7 @@ strategies themselves, so the page cannot drift from the suite."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -10,7 +11,7 @@ import hypothesis
 import torch
 
 import selfattn
-from tests import conftest, test_registry, test_softmax
+from tests import conftest, test_registry, test_softmax, test_tolerances
 from tests.test_claims import Claim
 
 
@@ -69,6 +70,14 @@ def tolerances_per_dtype() -> None:
     }
     for dtype, text in expected.items():
         assert f"{conftest.relative_tolerance(dtype):.1g}" == text
+    quoted = {  # the page quotes them to two digits
+        torch.float64: "1.4e-14",
+        torch.float32: "7.6e-06",
+        torch.float16: "2.0e-03",
+        torch.bfloat16: "1.6e-02",
+    }
+    for dtype, text in quoted.items():
+        assert f"{conftest.relative_tolerance(dtype):.1e}" == text
     assert conftest.ULPS == 64
 
 
@@ -89,7 +98,83 @@ def softmax_rows_sum_to_one_up_to_1e4() -> None:
         torch.testing.assert_close(weights.sum(-1), torch.ones(6, dtype=torch.float64))
 
 
+def implementations_agree_within_twice_the_bound() -> None:
+    assert "2 * bound" in inspect.getsource(conftest.assert_agree)
+
+
+def a_score_is_known_to_8_eps_sum_of_products() -> None:
+    assert conftest.SCORE_ULPS == 8
+    gen = torch.Generator().manual_seed(0)
+    for magnitude in conftest.ATTENTION_MAGNITUDES:
+        q, k = (
+            torch.randn(64, 8, generator=gen, dtype=torch.float64) * magnitude
+            for _ in range(2)
+        )
+        exact = q @ k.T
+        f32 = (q.float() @ k.float().T).double()
+        sizes = q.float().double().abs() @ k.float().double().abs().T
+        assert ((f32 - exact).abs() <= 8 * torch.finfo().eps * sizes).all()
+
+
+def the_weights_move_by_at_most_the_bound() -> None:
+    # Perturb every score of a row by at most D and measure the L1 change of the row.
+    gen = torch.Generator().manual_seed(0)
+    for spread, shift in ((1.0, 1e-3), (5.0, 0.3), (30.0, 2.0), (0.1, 1.0)):
+        s = torch.randn(200, 12, generator=gen, dtype=torch.float64) * spread
+        noise = torch.rand(s.shape, generator=gen, dtype=torch.float64) * 2 - 1
+        moved = (torch.softmax(s + shift * noise, -1) - torch.softmax(s, -1)).abs()
+        a = torch.softmax(s, -1).amax(-1)
+        bound = 2 * math.expm1(2 * shift) * (1 - a)
+        assert (moved.sum(-1) <= bound + 1e-12).all()
+
+
+def one_clear_winner_moves_nothing() -> None:
+    for dtype in (torch.float32, torch.bfloat16):
+        p = test_tolerances.causal_problem(dtype, 1e4, 0)
+        assert p.weight_condition() == 1.0  # one-hot rows: no room to move
+        assert p.condition() > 1e8  # though the scores are huge
+        q = test_tolerances.causal_problem(dtype, 1.0, 0)
+        assert q.weight_condition() > 1.0
+
+
+def the_worst_case_floor_allowed_anything() -> None:
+    for dtype in (torch.float32, torch.bfloat16):
+        test_tolerances.test_the_worst_case_floor_allowed_anything_at_large_magnitudes(
+            dtype
+        )
+
+
+@functools.cache
+def the_bugs_are_caught() -> None:
+    for dtype in (torch.float32, torch.bfloat16):
+        for magnitude in conftest.ATTENTION_MAGNITUDES:
+            test_tolerances.test_a_shifted_causal_mask_is_caught(dtype, magnitude, 0)
+        for magnitude in (1.0, 4.0):
+            test_tolerances.test_a_missing_scale_is_caught(dtype, magnitude, 0)
+        for magnitude in (1e-3, 1e4):
+            test_tolerances.test_a_missing_scale_changes_nothing_at_the_extremes(
+                dtype, magnitude
+            )
+
+
 CLAIMS = [
+    Claim(
+        "within twice the bound that each has against the oracle",
+        implementations_agree_within_twice_the_bound,
+    ),
+    Claim("a score is known only to about", a_score_is_known_to_8_eps_sum_of_products),
+    Claim(
+        "so the row's weights move by at most", the_weights_move_by_at_most_the_bound
+    ),
+    Claim("nothing moves however large", one_clear_winner_moves_nothing),
+    Claim(
+        "allowed any output at all at entries of", the_worst_case_floor_allowed_anything
+    ),
+    Claim("The shifted mask is caught at every magnitude", the_bugs_are_caught),
+    Claim(
+        "The missing scale is caught at entries of size 1 and 4", the_bugs_are_caught
+    ),
+    Claim("With tiny entries every weight is even", the_bugs_are_caught),
     Claim(
         "Every row of weights is non-negative and sums to one, for every magnitude",
         softmax_rows_sum_to_one_up_to_1e4,
@@ -120,3 +205,6 @@ CLAIMS = [
         a_weighted_average_lies_between_the_values,
     ),
 ]
+NOT_CLAIMS = {
+    "Build a Large Language Model (From Scratch)": "a book's title",
+}
