@@ -67,3 +67,6 @@ CLAIMS = [
         only_magic_and_happens_attend_most_to_themselves,
     ),
 ]
+NOT_CLAIMS = {
+    "Build a Large Language Model (From Scratch)": "a book's title",
+}

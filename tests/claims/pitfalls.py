@@ -63,6 +63,26 @@ def solution_1_numbers() -> None:
     assert twice.max() - twice.min() < right.max() - right.min()
 
 
+def rounding_weights_moves_a_row_sum_by_half_an_eps() -> None:
+    from selfattn.exercises.pitfalls import check_weights
+
+    gen = torch.Generator().manual_seed(0)
+    for n_k in (32, 256, 4096, 65536):
+        exact = torch.softmax(torch.randn(4, n_k, generator=gen).double() * 3, -1)
+        for dtype in (torch.float16, torch.bfloat16):
+            rounded = exact.to(dtype).double()
+            moved = (rounded.sum(-1) - exact.sum(-1)).abs()
+            assert (moved <= torch.finfo(dtype).eps / 2).all()
+            check_weights(exact.to(dtype))
+            wrong = exact.clone()
+            wrong[0] *= 1.02  # "far below 1": a row 2% off is still rejected
+            try:
+                check_weights(wrong.to(dtype))
+            except ValueError:
+                continue
+            raise AssertionError(f"a row 2% off passed at n_k={n_k}, {dtype}")
+
+
 CLAIMS = [
     Claim("all six lie between 0.1561 and 0.1763", twice_normalised_weights_are_flat),
     Claim(
@@ -81,4 +101,11 @@ CLAIMS = [
     Claim("so its largest exponent is", the_stable_softmax_largest_exponent_is_one),
     Claim("Right: , about 0.12, and about 0.88", solution_1_numbers),
     Claim("about 0.38: far flatter", solution_1_numbers),
+    Claim(
+        "moves a row's sum by at most half a unit of that precision in all",
+        rounding_weights_moves_a_row_sum_by_half_an_eps,
+    ),
 ]
+NOT_CLAIMS = {
+    "Build a Large Language Model (From Scratch)": "a book's title",
+}

@@ -71,6 +71,16 @@ def temperature_sharpens_and_flattens() -> None:
     assert float((hot - 1 / 6).abs().max()) < 0.002
 
 
+def dividing_by_the_sum_with_a_negative_score() -> None:
+    got = selfattn.normalize_by_sum(torch.tensor([2.0, -1.0, 0.5]))
+    assert [f"{float(w):.2f}" for w in got] == ["1.33", "-0.67", "0.33"]
+
+
+def the_stable_fix_has_no_exponent_above_zero() -> None:
+    stable_softmax_exponents_are_at_most_zero()
+    assert f"{math.log(torch.finfo(torch.float32).max):.2f}" == "88.72"
+
+
 NOT_CLAIMS = {
     "Build a Large Language Model": "a book title",
 }
@@ -91,6 +101,12 @@ CLAIMS = [
         magic_gives_itself_the_largest_weight_not_most,
     ),
     Claim("If a score passes about 88.72", naive_softmax_overflows_and_underflows),
+    Claim(
+        "the scores 2, -1 and 0.5 give 1.33, -0.67 and 0.33",
+        dividing_by_the_sum_with_a_negative_score,
+    ),
+    Claim("past about 88.72", naive_softmax_overflows_and_underflows),
+    Claim("now no exponent is above zero", the_stable_fix_has_no_exponent_above_zero),
     Claim(
         "If every score of a row is below about , every underflows",
         naive_softmax_overflows_and_underflows,

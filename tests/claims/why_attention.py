@@ -51,3 +51,6 @@ CLAIMS = [
         average_is_the_same_for_every_token_and_attention_is_not,
     ),
 ]
+NOT_CLAIMS = {
+    "Build a Large Language Model (From Scratch)": "a book's title",
+}
