@@ -24,14 +24,7 @@ def check_toy_args(dtype: Any = torch.float32, device: Any = None) -> None:
 
 
 # --8<-- [start:toy_data]
-TOKENS: tuple[str, ...] = (
-    "Magic",
-    "happens",
-    "to",
-    "those",
-    "that",
-    "believe",
-)
+TOKENS: tuple[str, ...] = ("Magic", "happens", "to", "those", "that", "believe")
 
 EMBEDDINGS: tuple[tuple[float, float, float], ...] = (
     (0.43, 0.15, 0.89),  # Magic

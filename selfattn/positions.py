@@ -172,7 +172,7 @@ def rope_frequencies(
     """The angle per position of each channel pair, shape (d/2,).
 
     `theta_c = base ** (-2c / d)` for `c = 0 .. d/2 - 1`: pair 0 turns one
-    radian per position, the last pair almost `1 / base`.
+    radian per position, the last `base ** (-(d - 2) / d)`.
     """
     c = torch.arange(d // 2, dtype=torch.float64, device=device)
     return (base ** (-2 * c / d)).to(dtype)

@@ -87,10 +87,7 @@ def check_weights_args(
 
 @checked_by(check_query_and_inputs)
 # --8<-- [start:attention_scores_loop]
-def attention_scores_loop(
-    query: torch.Tensor,
-    inputs: torch.Tensor,
-) -> torch.Tensor:
+def attention_scores_loop(query: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """One query's score for every token: `omega_j = x^(j) . q`.
 
     Shapes: `query` (d,), `inputs` (n, d) -> scores (n,).
@@ -106,10 +103,7 @@ def attention_scores_loop(
 
 @checked_by(check_weights_and_values)
 # --8<-- [start:context_vector_loop]
-def context_vector_loop(
-    weights: torch.Tensor,
-    values: torch.Tensor,
-) -> torch.Tensor:
+def context_vector_loop(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """One query's context vector: `z = sum_j alpha_j v^(j)`.
 
     Shapes: `weights` (n,), `values` (n, d_v) -> context (d_v,).

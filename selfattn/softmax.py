@@ -40,10 +40,7 @@ def check_masked_scores(scores: Any, keep: Any) -> None:
 
 @checked_by(check_scores)
 # --8<-- [start:normalize_by_sum]
-def normalize_by_sum(
-    scores: torch.Tensor,
-    dim: int = -1,
-) -> torch.Tensor:
+def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Divide by the row's sum: `alpha_j = omega_j / sum_k omega_k`.
 
     Not a safe way to make weights: a negative score gives a negative
@@ -58,10 +55,7 @@ def normalize_by_sum(
 
 @checked_by(check_scores)
 # --8<-- [start:softmax_naive]
-def softmax_naive(
-    scores: torch.Tensor,
-    dim: int = -1,
-) -> torch.Tensor:
+def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax by its definition: `e^omega_j / sum_k e^omega_k`.
 
     Overflows once a score passes about 88.7 in float32 (`exp` is
@@ -78,18 +72,12 @@ def softmax_naive(
 
 @checked_by(check_scores)
 # --8<-- [start:softmax_stable]
-def softmax_stable(
-    scores: torch.Tensor,
-    dim: int = -1,
-) -> torch.Tensor:
-    """Softmax with the row's maximum m subtracted first:
-    `alpha_j = e^(omega_j - m) / sum_k e^(omega_k - m)`.
+def softmax_stable(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax with each row's maximum m subtracted first.
 
-    `e^-m` cancels between numerator and denominator, so this is the
-    same softmax, but every exponent is now <= 0: no `exp` overflows,
-    and the largest term is `e^0 = 1`, so the sum cannot underflow to
-    zero either. A row of only `-inf` scores has no softmax and gives
-    `nan`, as `torch.softmax` does.
+    `e^-m` cancels between numerator and denominator, so the weights are
+    the same, but no exponent is above 0 and nothing overflows. A row of
+    only `-inf` gives `nan`, as `torch.softmax` does.
     Shape: any; the sum runs over `dim`.
     """
     if scores.shape[dim] == 0:  # rows of no scores: nothing to do
