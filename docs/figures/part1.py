@@ -141,7 +141,7 @@ def one_query(ink: str) -> Figure:
     x = selfattn.toy_inputs()
     weights = selfattn.attention_weights(x, x, scale=1.0)[0]
     context = selfattn.context_vector_loop(weights, x)
-    fig = plt.figure(figsize=(5.6, 5.2))
+    fig = plt.figure(figsize=(5.6, 4.7))
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.4], hspace=0.55, wspace=0.5)
     bars_ax = fig.add_subplot(grid[0, :])
     bars = bars_ax.bar(range(6), weights.tolist(), color=BAR)
@@ -195,7 +195,7 @@ def matrix_shapes(ink: str) -> Figure:
     scores = selfattn.attention_scores(x, x)
     weights = selfattn.softmax_stable(scores, dim=-1)
     z = selfattn.context_vectors(weights, x)
-    fig, axes = plt.subplots(2, 1, figsize=(5.6, 6.0))
+    fig, axes = plt.subplots(2, 1, figsize=(5.6, 5.6))
     steps = (
         (
             (r"$X$", x, BAR),
@@ -228,7 +228,7 @@ def matrix_shapes(ink: str) -> Figure:
 def weights_heatmap(ink: str) -> Figure:
     x = selfattn.toy_inputs()
     weights = selfattn.attention_weights(x, x, scale=1.0)
-    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
     ax.imshow(weights.tolist(), cmap=CMAP)
     lo, hi = float(weights.min()), float(weights.max())
     for i in range(6):
