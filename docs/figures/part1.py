@@ -141,7 +141,7 @@ def one_query(ink: str) -> Figure:
     x = selfattn.toy_inputs()
     weights = selfattn.attention_weights(x, x, scale=1.0)[0]
     context = selfattn.context_vector_loop(weights, x)
-    fig = plt.figure(figsize=(5.6, 4.7))
+    fig = plt.figure(figsize=(5.6, 4.3))
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.4], hspace=0.55, wspace=0.5)
     bars_ax = fig.add_subplot(grid[0, :])
     bars = bars_ax.bar(range(6), weights.tolist(), color=BAR)

@@ -24,7 +24,7 @@ def _clean(ax: plt.Axes) -> None:
 
 def sinusoidal_heatmap(ink: str) -> Figure:
     pe = selfattn.sinusoidal_positions(48, 32)  # (n, d)
-    fig, ax = plt.subplots(figsize=(5.6, 4.4))
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     image = ax.imshow(pe.tolist(), cmap=CMAP, vmin=-1, vmax=1, aspect="auto")
     ax.set_xlabel("channel (pair c = channels 2c, 2c+1)", fontsize=FONT)
     ax.set_ylabel("position p", fontsize=FONT)
@@ -41,7 +41,7 @@ def rope_rotation(ink: str) -> Figure:
     # pair 1 (channels 1, 3) turns 0.1 rad.
     x = torch.tensor([1.0, 0.6, 0.0, 0.0]).expand(6, 4)
     out = selfattn.rope(x, torch.arange(6), base=100.0)
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    fig, ax = plt.subplots(figsize=(5.6, 4.5))
     for pair, colour, radius in ((0, BAR, 1.0), (1, TEAL, 0.6)):
         for p in range(6):
             a, b = float(out[p, pair]), float(out[p, pair + 2])
