@@ -41,7 +41,7 @@ def rope_rotation(ink: str) -> Figure:
     # pair 1 (channels 1, 3) turns 0.1 rad.
     x = torch.tensor([1.0, 0.6, 0.0, 0.0]).expand(6, 4)
     out = selfattn.rope(x, torch.arange(6), base=100.0)
-    fig, ax = plt.subplots(figsize=(5.6, 4.5))
+    fig, ax = plt.subplots(figsize=(5.6, 4.1))
     for pair, colour, radius in ((0, BAR, 1.0), (1, TEAL, 0.6)):
         for p in range(6):
             a, b = float(out[p, pair]), float(out[p, pair + 2])
