@@ -1,6 +1,6 @@
 """Part II's figures: the three projections, the scale's saturation, the causal weights
 and alignments, the heads of the multi-head page, the head split and merge, and the
-trained look-back model (drawn from its committed checkpoint, never retrained here).
+trained look-back model (drawn from its shipped checkpoint, never retrained here).
 
 Sized for a phone: one column of panels where there are two, and fonts of 13-16 pt
 at a figure width of 5-6.5 inches (about 0.6 of that on a 390 px screen).
@@ -8,7 +8,6 @@ at a figure width of 5-6.5 inches (about 0.6 of that on a 390 px screen).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -19,7 +18,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 import selfattn
-from selfattn.train import METRICS, held_out_set, load_checkpoint, mean_head_maps
+from selfattn.train import (
+    held_out_set,
+    load_look_back,
+    look_back_metrics,
+    mean_head_maps,
+)
 
 HEAD_COLOURS = (BAR, WRONG)  # head 0, head 1
 FONT = 14
@@ -248,7 +252,7 @@ def head_split_merge(ink: str) -> Figure:
 def look_back_maps(ink: str) -> Figure:
     """Each head's weights, averaged over the held-out sequences, before and after."""
     plt.rcParams["font.size"] = FONT
-    config, initial, trained = load_checkpoint()
+    config, initial, trained = load_look_back()
     tokens, _ = held_out_set(config)
     fig, axes = plt.subplots(2, 2, figsize=(6.2, 6.6))
     for r, (model, when) in enumerate(((initial, "untrained"), (trained, "trained"))):
@@ -269,7 +273,7 @@ def look_back_maps(ink: str) -> Figure:
 
 def look_back_loss(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    metrics = json.loads(METRICS.read_text())
+    metrics = look_back_metrics()
     losses = metrics["losses"]
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.plot(range(1, len(losses) + 1), losses, color=BAR, lw=1.8)
@@ -283,7 +287,7 @@ def look_back_loss(ink: str) -> Figure:
 
 def look_back_distance(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    metrics = json.loads(METRICS.read_text())
+    metrics = look_back_metrics()
     distance = metrics["head_distance"]
     fig, ax = plt.subplots(figsize=(5.6, 2.6))
     names = ["untrained", "trained"]

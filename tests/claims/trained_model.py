@@ -1,24 +1,22 @@
-"""Claims of docs/trained-model.md, read from the committed checkpoint and its JSON."""
+"""Claims of docs/trained-model.md, read from the shipped checkpoint and its JSON."""
 
 from __future__ import annotations
 
-import json
 import math
 
 from selfattn.exercises.trained_model import weight_on_offset
 from selfattn.train import (
-    METRICS,
     head_distance,
     held_out_set,
-    load_checkpoint,
+    load_look_back,
+    look_back_metrics,
     mean_head_maps,
 )
 from tests.test_claims import Claim
 
 
 def metrics() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(METRICS.read_text())
-    return loaded
+    return look_back_metrics()
 
 
 def loss_curve() -> None:
@@ -29,14 +27,14 @@ def loss_curve() -> None:
 
 
 def heads_over_95_percent() -> None:
-    config, _, trained = load_checkpoint()
+    config, _, trained = load_look_back()
     maps = mean_head_maps(trained, held_out_set(config)[0])
     assert weight_on_offset(maps, 1)[0] > 0.95  # head 0: one back
     assert weight_on_offset(maps, 2)[1] > 0.95  # head 1: two back
 
 
 def distances() -> None:
-    config, untrained, trained = load_checkpoint()
+    config, untrained, trained = load_look_back()
     tokens = held_out_set(config)[0]
     before = head_distance(mean_head_maps(untrained, tokens))
     after = head_distance(mean_head_maps(trained, tokens))
