@@ -152,7 +152,7 @@ def causal_weights(ink: str) -> Figure:
 
 def causal_alignments(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    fig, axes = plt.subplots(2, 1, figsize=(5.6, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(5.6, 4.8))  # cells wide enough for "sees"
     for ax, align in zip(axes, ("top-left", "bottom-right"), strict=True):
         keep = selfattn.causal_mask(2, 6, align=align)  # type: ignore[arg-type]
         ax.imshow(keep.int().tolist(), cmap=CMAP, vmin=0, vmax=1)
@@ -226,18 +226,19 @@ def head_split_merge(ink: str) -> Figure:
     ax.text(5.2, -3, "W_query(x)\n(b, n, d_out)\nd_out = h d_h", va="center")
     _arrow(ax, (2.5, -6.3), (2.5, -8.2), ink)
     ax.text(3.3, -7.3, "view + transpose(1, 2)", va="center", fontsize=FONT - 1)
-    # 2. one (n, d_h) matrix per head
+    # 2. one (n, d_h) matrix per head, far enough apart for their labels
+    gap = 4  # grid starts 4 cells apart: each label is about 1.5 cells wide
     for head in range(h):
-        _grid(ax, 0.5 + 3 * head, -8.6, [HEAD_COLOURS[head]] * d_h, n)
+        _grid(ax, 0.5 + gap * head, -8.6, [HEAD_COLOURS[head]] * d_h, n)
         ax.text(
-            1.5 + 3 * head,
+            1.5 + gap * head,
             -15.1,
             f"head {head}",
             ha="center",
             va="top",
-            fontsize=FONT - 1,
+            fontsize=FONT - 2,
         )
-    ax.text(7.4, -11.6, "(b, h, n, d_h)\nattention in\neach head", va="center")
+    ax.text(7.6, -11.6, "(b, h, n, d_h)\nattention in\neach head", va="center")
     _arrow(ax, (2.5, -16.3), (2.5, -18.2), ink)
     ax.text(3.3, -17.3, "transpose(1, 2) + reshape", va="center", fontsize=FONT - 1)
     # 3. the heads side by side again

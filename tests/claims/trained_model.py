@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from selfattn.exercises.trained_model import weight_on_offset
 from selfattn.train import (
     head_distance,
@@ -49,7 +51,39 @@ def held_out_accuracy() -> None:
     assert float(metrics()["held_out_accuracy"]) >= 0.99  # type: ignore[arg-type]
 
 
+def two_means_of_head_one() -> None:
+    config, _, trained = load_look_back()
+    after = mean_head_maps(trained, held_out_set(config)[0])
+    queries = torch.arange(1, config.length)
+    one_back = after[1, queries, queries - 1]  # head 1, one back
+    # weight_on_offset: queries 1..11; the table of "Where the heads look": 2..11.
+    assert f"{weight_on_offset(after, 1)[1].item():.1%}" == "9.3%"
+    assert f"{one_back.mean().item():.1%}" == "9.3%"
+    assert f"{weight_on_offset(after, 1)[1].item():.4f}" == "0.0935"  # as printed
+    assert f"{one_back[1:].mean().item():.1%}" == "0.4%"
+    rows = torch.arange(2, config.length)
+    assert f"{after[1, rows, rows - 1].mean().item():.1%}" == "0.4%"
+    # Query 1 has no key two back: head 1 puts nearly all its weight on key 0.
+    assert after[1, 1, 0] > 0.9
+    assert one_back[0] == one_back.max()  # the one query that lifts the mean
+
+
+def uniform_guess_loss() -> None:
+    uniform = torch.zeros(1, 10)  # equal scores for the 10 tokens
+    loss = torch.nn.functional.cross_entropy(uniform, torch.tensor([3]))
+    assert abs(loss.item() - math.log(10)) < 1e-6
+    assert round(math.log(10), 1) == 2.3
+
+
 CLAIMS = [
+    Claim("for a uniform guess", uniform_guess_loss),
+    Claim(
+        "Head 1's weight one back is 9.3% here (printed 0.0935), but 0.4% in the table",
+        two_means_of_head_one,
+    ),
+    Claim(
+        "head 1 puts nearly all its weight on key 0, one back", two_means_of_head_one
+    ),
     Claim("ends more than a thousand times lower", loss_curve),
     Claim("Head 0 puts over 95% of its weight one place back", heads_over_95_percent),
     Claim(
@@ -57,6 +91,10 @@ CLAIMS = [
         heads_over_95_percent,
     ),
     Claim("trained heads far apart where untrained ones are close", distances),
-    Claim("must reach the committed accuracy", held_out_accuracy),
+    Claim("must reach the shipped accuracy", held_out_accuracy),
     Claim("Untrained, the two heads are the same blur.", distances),
 ]
+
+NOT_CLAIMS = {
+    "Build a Large Language Model": "a book's title, in the references",
+}
