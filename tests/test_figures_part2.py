@@ -48,7 +48,7 @@ def test_no_two_labels_overlap(name: str) -> None:
     fig = MODULE.FIGURES[name]("black")
     try:
         fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        renderer = fig.canvas.get_renderer()
         # Tick labels are matplotlib's to place (rotated ones have boxes that
         # overlap while their letters do not); our own texts and titles are ours.
         ticks = {

@@ -1,8 +1,8 @@
-"""The trained look-back model (selfattn/train.py) and its committed checkpoint.
+"""The trained look-back model (selfattn/train.py) and its shipped checkpoint.
 
-The fast tests read `selfattn/checkpoints/look-back.pt` (package data) and check what the page "A trained
-model" says about it; the slow one (`-m slow`, run by `nox -s train`) retrains
-from the seed and must reach the committed accuracy.
+The fast tests read `selfattn/checkpoints/look-back.pt` (package data) and check
+what the page "A trained model" says about it; the slow one (`-m slow`, run by
+`nox -s train`) retrains from the seed and must reach the shipped accuracy.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ def test_the_shipped_checkpoint_is_package_data() -> None:
     same_config, same_initial, same_trained = load_checkpoint(CHECKPOINT)
     assert config == same_config
     for a, b in ((initial, same_initial), (trained, same_trained)):
-        for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
+        for (name, p), (_, q) in zip(
+            a.state_dict().items(), b.state_dict().items(), strict=True
+        ):
             assert torch.equal(p, q), name
         assert not a.training  # evaluation mode, as the page uses it
     assert look_back_metrics() == json.loads(METRICS.read_text())
