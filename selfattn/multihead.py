@@ -101,14 +101,10 @@ class MultiHeadAttentionWrapper(nn.Module):
 )
 # --8<-- [start:MultiHeadAttention]
 class MultiHeadAttention(nn.Module):
-    """Causal multi-head attention: one projection per role, split into heads.
-
-    `Q = x W_q^T` is `(..., n, d_out)`; viewed as `num_heads` heads of
-    `d_h = d_out / num_heads` features, each head attends on its own, and
-    the heads are put side by side again for the output projection `W_o`.
-    `mask` (bool, (..., n, n), True = may attend) is combined with the causal
-    mask; a query left with no key gets zero weights. Shapes: `x` (..., n, d_in)
-    -> (..., n, d_out), with `n <= context_length`.
+    """Causal multi-head attention: one projection per role, split into heads
+    of `d_out / num_heads` features. `mask` (bool, True = may attend) joins the
+    causal mask; a query left with no key gets zero weights.
+    `x` (..., n, d_in) -> (..., n, d_out), with `n <= context_length`.
     """
 
     mask: torch.Tensor  # for type checkers; registered as a buffer below
@@ -158,9 +154,8 @@ class MultiHeadAttention(nn.Module):
         values = self.split_heads(self.W_value(x))  # (..., h, n, d_h)
         weights = self.attention_weights(x, mask)  # (..., h, n, n)
         context = self.dropout(weights) @ values  # (..., h, n, d_h)
-        # Heads side by side again. After the transpose the numbers are no
-        # longer in row order in memory (not contiguous), so view() cannot
-        # merge the last two dimensions; reshape() copies them into order.
+        # Heads side by side again: not contiguous after the transpose, so
+        # reshape() (not view()) copies the numbers into order.
         context = context.transpose(-3, -2)  # (..., n, h, d_h)
         context = context.reshape(*x.shape[:-1], self.d_out)  # (..., n, d_out)
         out: torch.Tensor = self.out_proj(context)  # (..., n, d_out)

@@ -123,10 +123,8 @@ def check_tokens(module: Any, tokens: Any) -> None:
 @checked_module(init=check_config, forward=check_tokens, head_weights=check_tokens)
 # --8<-- [start:LookBackModel]
 class LookBackModel(nn.Module):
-    """Embeddings, one causal `MultiHeadAttention`, one linear read-out.
-
-    No residual connection: a position's answer comes only from its
-    context vector, that is from where its heads look. Shapes:
+    """Embeddings, one causal `MultiHeadAttention`, one linear read-out,
+    no residual connection: an answer comes only from where the heads look.
     `tokens` (..., n) -> logits (..., n, len(offsets), vocab).
     """
 

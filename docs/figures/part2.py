@@ -91,7 +91,7 @@ def qkv_projections(ink: str) -> Figure:
 def scale_saturation(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     dims = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.6, 7))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.6, 6.2))
     for scaled, colour, label in ((False, WRONG, "unscaled"), (True, BAR, "scaled")):
         name = f"{label}: q.k" + (" / sqrt(d_k)" if scaled else "")
         variances = [selfattn.score_variance(d, scaled=scaled) for d in dims]
@@ -216,7 +216,7 @@ def head_split_merge(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     n, h, d_h = 6, 2, 2
     cols = [HEAD_COLOURS[c // d_h] for c in range(h * d_h)]
-    fig, ax = plt.subplots(figsize=(5.6, 7.6))
+    fig, ax = plt.subplots(figsize=(5.2, 7.0))
     ax.set_xlim(0, 13)
     ax.set_ylim(-27, 1.2)
     ax.set_aspect("equal")
@@ -255,7 +255,7 @@ def look_back_maps(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     config, initial, trained = load_look_back()
     tokens, _ = held_out_set(config)
-    fig, axes = plt.subplots(2, 2, figsize=(6.2, 6.6))
+    fig, axes = plt.subplots(2, 2, figsize=(6.0, 6.2))
     for r, (model, when) in enumerate(((initial, "untrained"), (trained, "trained"))):
         maps = mean_head_maps(model, tokens)
         for head, ax in enumerate(axes[r]):
@@ -290,7 +290,7 @@ def look_back_distance(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     metrics = look_back_metrics()
     distance = metrics["head_distance"]
-    fig, ax = plt.subplots(figsize=(5.6, 2.6))
+    fig, ax = plt.subplots(figsize=(5.6, 2.3))
     names = ["untrained", "trained"]
     bars = ax.barh(names, [distance[k] for k in names], color=[WRONG, BAR])
     ax.bar_label(bars, fmt="%.2f", padding=4)
