@@ -78,7 +78,8 @@ def uniform_guess_loss() -> None:
 CLAIMS = [
     Claim("for a uniform guess", uniform_guess_loss),
     Claim(
-        "Head 1's weight one back is 9.3% here (printed 0.0935), but 0.4% in the table",
+        "Head 1's weight one back is 9.3% here (the tensor shows it to four "
+        "places), but 0.4% in the table",
         two_means_of_head_one,
     ),
     Claim(
