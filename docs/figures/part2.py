@@ -276,7 +276,7 @@ def look_back_loss(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     metrics = look_back_metrics()
     losses = metrics["losses"]
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 3.1))
     ax.plot(range(1, len(losses) + 1), losses, color=BAR, lw=1.8)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
