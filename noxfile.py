@@ -257,7 +257,8 @@ def lighthouse(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Train the look-back model from its seed (about a minute at most on a CPU), write
-    checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
+    selfattn/checkpoints/look-back.pt and .json (package data, shipped in the wheel),
+    then run the slow test that retrains it."""
     install(session, "test")
     session.run("python", "-m", "selfattn.train")
     session.run("pytest", "-m", "slow", "tests/test_train.py")

@@ -204,14 +204,11 @@ def check_context_length(n: int, context_length: int) -> None:
 )
 # --8<-- [start:CausalAttention]
 class CausalAttention(nn.Module):
-    """Single-head causal self-attention with dropout on the weights.
-
-    `A = dropout(softmax(mask(Q K^T) / sqrt(d_out)))`, `Z = A V`, where the mask puts
-    -inf on every later key. Shapes: `x` (..., n, d_in) -> (..., n, d_out), with
-    `n <= context_length`.
+    """Causal self-attention, one head: `Z = dropout(softmax(mask(Q K^T)
+    / sqrt(d_out))) V`. `x` (..., n, d_in) -> (..., n, d_out), n <= context_length.
     """
 
-    mask: torch.Tensor  # declared for type checkers; registered as a buffer below
+    mask: torch.Tensor  # for type checkers; registered as a buffer below
 
     def __init__(
         self,
@@ -227,8 +224,7 @@ class CausalAttention(nn.Module):
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.dropout = nn.Dropout(dropout)
-        # A buffer follows the module to its device (.to, .cuda) but is not trained;
-        # built once for the longest sequence, sliced to each input's length.
+        # Built once for the longest sequence, sliced to each input's length.
         mask = causal_mask(context_length, context_length)
         self.register_buffer("mask", mask, persistent=False)
 
@@ -241,8 +237,8 @@ class CausalAttention(nn.Module):
         # -inf on every later key: exp(-inf) = 0, so the future gets weight 0.
         scores = scores.masked_fill(~self.mask[:n, :n], float("-inf"))
         weights = torch.softmax(scores / math.sqrt(keys.shape[-1]), dim=-1)
-        # In training, dropout zeroes each weight with probability p and scales the
-        # rest by 1 / (1 - p); in eval mode (module.eval()) it does nothing.
+        # Training: zero each weight with probability p, scale the rest by
+        # 1 / (1 - p). Evaluation mode (module.eval()): nothing.
         dropped: torch.Tensor = self.dropout(weights)
         return dropped
 

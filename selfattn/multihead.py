@@ -59,10 +59,10 @@ def check_multihead_input(module: Any, x: Any, mask: Any = None) -> None:
 @checked_module(init=check_multihead_config, forward=check_multihead_input)
 # --8<-- [start:MultiHeadAttentionWrapper]
 class MultiHeadAttentionWrapper(nn.Module):
-    """`num_heads` independent causal heads of `d_out / num_heads` features each.
+    """`num_heads` independent causal heads, `d_out / num_heads` features each.
 
-    `Z = concat(head_1(x), ..., head_h(x)) W_o^T + b_o`. Shapes: `x` (..., n, d_in)
-    -> (..., n, d_out), with `n <= context_length`.
+    `Z = concat(head_1(x), ..., head_h(x)) W_o^T + b_o`.
+    Shapes: `x` (..., n, d_in) -> (..., n, d_out), `n <= context_length`.
     """
 
     def __init__(
@@ -85,7 +85,8 @@ class MultiHeadAttentionWrapper(nn.Module):
         self.out_proj = nn.Linear(d_out, d_out)  # mixes what the heads found
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        context = torch.cat([head(x) for head in self.heads], dim=-1)  # (..., n, d_out)
+        heads = [head(x) for head in self.heads]  # each (..., n, d_out / h)
+        context = torch.cat(heads, dim=-1)  # (..., n, d_out)
         out: torch.Tensor = self.out_proj(context)
         return out
 
@@ -100,17 +101,13 @@ class MultiHeadAttentionWrapper(nn.Module):
 )
 # --8<-- [start:MultiHeadAttention]
 class MultiHeadAttention(nn.Module):
-    """Causal multi-head attention with one projection per role, split into heads.
-
-    `Q = x W_q^T` is `(..., n, d_out)`; viewed as `num_heads` heads of
-    `d_h = d_out / num_heads` features, each head attends on its own, and
-    the heads are put side by side again for the output projection `W_o`.
-    `mask` (bool, (..., n, n), True = may attend) is combined with the causal mask;
-    a query left with no key gets zero weights. Shapes: `x` (..., n, d_in)
-    -> (..., n, d_out), with `n <= context_length`.
+    """Causal multi-head attention: one projection per role, split into heads
+    of `d_out / num_heads` features. `mask` (bool, True = may attend) joins the
+    causal mask; a query left with no key gets zero weights.
+    `x` (..., n, d_in) -> (..., n, d_out), with `n <= context_length`.
     """
 
-    mask: torch.Tensor  # declared for type checkers; registered as a buffer below
+    mask: torch.Tensor  # for type checkers; registered as a buffer below
 
     def __init__(
         self,
@@ -134,8 +131,9 @@ class MultiHeadAttention(nn.Module):
 
     def split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """`(..., n, d_out)` -> `(..., num_heads, n, head_dim)`."""
-        t = t.view(*t.shape[:-1], self.num_heads, self.head_dim)  # (..., n, h, d_h)
-        return t.transpose(-3, -2)  # (..., h, n, d_h): each head a batch of its own
+        # (..., n, d_out) -> (..., n, h, d_h): no copy
+        t = t.view(*t.shape[:-1], self.num_heads, self.head_dim)
+        return t.transpose(-3, -2)  # (..., h, n, d_h): each head a batch
 
     def attention_weights(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
@@ -156,9 +154,8 @@ class MultiHeadAttention(nn.Module):
         values = self.split_heads(self.W_value(x))  # (..., h, n, d_h)
         weights = self.attention_weights(x, mask)  # (..., h, n, n)
         context = self.dropout(weights) @ values  # (..., h, n, d_h)
-        # Heads side by side again. After the transpose the numbers are no
-        # longer in row order in memory (not contiguous), so view() cannot
-        # merge the last two dimensions; reshape() copies them into order.
+        # Heads side by side again: not contiguous after the transpose, so
+        # reshape() (not view()) copies the numbers into order.
         context = context.transpose(-3, -2)  # (..., n, h, d_h)
         context = context.reshape(*x.shape[:-1], self.d_out)  # (..., n, d_out)
         out: torch.Tensor = self.out_proj(context)  # (..., n, d_out)

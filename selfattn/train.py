@@ -8,13 +8,16 @@ It has two heads, and nothing in their code tells them apart: whether they end u
 looking at different places is for training to decide, and for the tests to check.
 
 Run `python -m selfattn.train` (or `nox -s train`) to train from the seed and
-write the checkpoint and its metrics to `checkpoints/`; the site draws its figures
-from that checkpoint and `tests/test_train.py` checks it.
+write the checkpoint and its metrics to `selfattn/checkpoints/`. They ship inside
+the package (package data), so `load_look_back()` and `look_back_metrics()` read
+them wherever `selfattn` is installed; the site draws its figures from them and
+`tests/test_train.py` checks them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import platform
 import time
@@ -29,7 +32,8 @@ from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
 from selfattn._checks import check_positive_int, checked_by, checked_module
 from selfattn.multihead import MultiHeadAttention
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+# Inside the package, so that the wheel carries the checkpoint (package data).
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 CHECKPOINT = CHECKPOINT_DIR / "look-back.pt"
 METRICS = CHECKPOINT_DIR / "look-back.json"
 IGNORE = -100  # cross_entropy skips targets with this value
@@ -119,10 +123,8 @@ def check_tokens(module: Any, tokens: Any) -> None:
 @checked_module(init=check_config, forward=check_tokens, head_weights=check_tokens)
 # --8<-- [start:LookBackModel]
 class LookBackModel(nn.Module):
-    """Embeddings, one causal `MultiHeadAttention`, one linear read-out.
-
-    No residual connection: a position's answer comes only from its
-    context vector, that is from where its heads look. Shapes:
+    """Embeddings, one causal `MultiHeadAttention`, one linear read-out,
+    no residual connection: an answer comes only from where the heads look.
     `tokens` (..., n) -> logits (..., n, len(offsets), vocab).
     """
 
@@ -314,8 +316,23 @@ def _machine() -> str:
 def load_checkpoint(
     path: Path = CHECKPOINT,
 ) -> tuple[TaskConfig, LookBackModel, LookBackModel]:
-    """The config, the untrained model and the trained model from a checkpoint."""
-    state = torch.load(path, weights_only=True)
+    """The config, the untrained model and the trained model from a checkpoint
+    file written by `save` (for the one shipped with the package, call
+    `load_look_back()`)."""
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"path must be a checkpoint file written by selfattn.train.save, "
+            f"got {str(path)!r}, which does not exist"
+        )
+    with open(path, "rb") as file:
+        return _models_from(torch.load(file, weights_only=True))
+
+
+def _models_from(
+    state: dict[str, Any],
+) -> tuple[TaskConfig, LookBackModel, LookBackModel]:
     raw = dict(state["config"])
     raw["offsets"] = tuple(raw["offsets"])
     config = TaskConfig(**raw)
@@ -325,6 +342,31 @@ def load_checkpoint(
         model.load_state_dict(state[key])
         models.append(model.eval())
     return config, models[0], models[1]
+
+
+# --8<-- [start:load_look_back]
+def load_look_back() -> tuple[TaskConfig, LookBackModel, LookBackModel]:
+    """The look-back model that ships inside `selfattn`: its config, the
+    model before training and the model after, both in evaluation mode.
+
+    Reads `selfattn/checkpoints/look-back.pt` with `importlib.resources`,
+    so it works from the wheel, outside this repository.
+    """
+    shipped = importlib.resources.files("selfattn") / "checkpoints"
+    with (shipped / "look-back.pt").open("rb") as file:
+        state = torch.load(file, weights_only=True)
+    return _models_from(state)
+
+
+def look_back_metrics() -> dict[str, Any]:
+    """What the shipped run measured (`look-back.json`): seed, data recipe,
+    versions, machine, accuracy, head distances and the loss of every step."""
+    shipped = importlib.resources.files("selfattn") / "checkpoints"
+    metrics: dict[str, Any] = json.loads((shipped / "look-back.json").read_text())
+    return metrics
+
+
+# --8<-- [end:load_look_back]
 
 
 def main(argv: list[str] | None = None) -> None:

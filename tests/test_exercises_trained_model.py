@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from selfattn.exercises.trained_model import weight_on_offset
-from selfattn.train import held_out_set, load_checkpoint, mean_head_maps
+from selfattn.train import held_out_set, load_look_back, mean_head_maps
 
 
 def test_weight_on_offset_of_shifted_identities() -> None:
@@ -18,7 +18,7 @@ def test_weight_on_offset_of_shifted_identities() -> None:
 
 
 def test_the_trained_heads_answer_one_and_two_back() -> None:
-    config, _, trained = load_checkpoint()
+    config, _, trained = load_look_back()
     maps = mean_head_maps(trained, held_out_set(config)[0])
     one, two = weight_on_offset(maps, 1), weight_on_offset(maps, 2)
     assert one.argmax() != two.argmax()  # different heads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import torch
@@ -111,7 +112,17 @@ def test_head_i_owns_rows_i_dh_to_i_plus_one_dh_of_the_fused_weight() -> None:
 
 
 # --8<-- [start:test_fully_masked_rows]
-def test_fully_masked_query_gets_zero_context_and_torch_mha_gives_nan_or_zero() -> None:
+def test_fully_masked_query_gets_zero_context_and_torch_mha_gives_nan_or_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast_path = []  # calls of nn.MultiheadAttention's fast path (torch 2.13)
+    native = torch._native_multi_head_attention
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        fast_path.append(True)
+        return native(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "_native_multi_head_attention", spy)
     torch.manual_seed(0)
     fused = MultiHeadAttention(4, 4, 5, 2).eval()
     mha = to_torch_mha(fused).eval()
@@ -128,8 +139,10 @@ def test_fully_masked_query_gets_zero_context_and_torch_mha_gives_nan_or_zero() 
     default, _ = mha(x, x, x, attn_mask=blocked, key_padding_mask=padding)
     assert torch.isnan(default[0, :2]).all()  # need_weights=True (the default): NaN
     assert_close(torch_mha_forward(mha, fused, x, padding), ours)  # need_weights=False
-    with torch.no_grad():  # inference "fast path" (eval mode, no autograd): NaN again
+    assert not fast_path  # autograd on: never the fast path
+    with torch.no_grad():  # d_in = d_out, eval mode, no autograd: the fast path, NaN
         assert torch.isnan(torch_mha_forward(mha, fused, x, padding)[0, :2]).all()
+    assert fast_path == [True]
     # Rows with something to attend to agree everywhere.
     assert_close(default[0, 2:], ours[0, 2:])
     assert_close(default[1], ours[1])

@@ -1,8 +1,8 @@
-"""The trained look-back model (selfattn/train.py) and its committed checkpoint.
+"""The trained look-back model (selfattn/train.py) and its shipped checkpoint.
 
-The fast tests read ``checkpoints/look-back.pt`` and check what the page "A trained
-model" says about it; the slow one (``-m slow``, run by ``nox -s train``) retrains
-from the seed and must reach the committed accuracy.
+The fast tests read `selfattn/checkpoints/look-back.pt` (package data) and check
+what the page "A trained model" says about it; the slow one (`-m slow`, run by
+`nox -s train`) retrains from the seed and must reach the shipped accuracy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from selfattn.train import (
     head_distance,
     held_out_set,
     load_checkpoint,
+    load_look_back,
     look_back_batch,
+    look_back_metrics,
     mean_head_maps,
     train,
 )
@@ -96,6 +98,37 @@ def test_head_distance_is_zero_for_equal_heads_and_one_for_disjoint() -> None:
     shifted = torch.roll(eye, 1, dims=-1)
     assert head_distance(torch.stack([eye, eye])) == 0.0
     assert head_distance(torch.stack([eye, shifted])) == 1.0
+
+
+def test_the_shipped_checkpoint_is_package_data() -> None:
+    # load_look_back reads it through importlib.resources, as from the wheel ...
+    config, initial, trained = load_look_back()
+    same_config, same_initial, same_trained = load_checkpoint(CHECKPOINT)
+    assert config == same_config
+    for a, b in ((initial, same_initial), (trained, same_trained)):
+        for (name, p), (_, q) in zip(
+            a.state_dict().items(), b.state_dict().items(), strict=True
+        ):
+            assert torch.equal(p, q), name
+        assert not a.training  # evaluation mode, as the page uses it
+    assert look_back_metrics() == json.loads(METRICS.read_text())
+    # ... and pyproject.toml declares both files, so the wheel carries them.
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    package_data = tomllib.loads(pyproject.read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["selfattn"]
+    assert f"checkpoints/{CHECKPOINT.name}" in package_data
+    assert f"checkpoints/{METRICS.name}" in package_data
+
+
+def test_a_missing_checkpoint_is_named() -> None:
+    with pytest.raises(FileNotFoundError, match="path must be a checkpoint file"):
+        load_checkpoint(CHECKPOINT.with_name("nowhere.pt"))
+    with pytest.raises(TypeError, match="path must be a str or Path"):
+        load_checkpoint(3)  # type: ignore[arg-type]
 
 
 def test_bad_tokens_are_refused() -> None:

@@ -1,6 +1,6 @@
 """Part II's figures: the three projections, the scale's saturation, the causal weights
 and alignments, the heads of the multi-head page, the head split and merge, and the
-trained look-back model (drawn from its committed checkpoint, never retrained here).
+trained look-back model (drawn from its shipped checkpoint, never retrained here).
 
 Sized for a phone: one column of panels where there are two, and fonts of 13-16 pt
 at a figure width of 5-6.5 inches (about 0.6 of that on a 390 px screen).
@@ -8,7 +8,6 @@ at a figure width of 5-6.5 inches (about 0.6 of that on a 390 px screen).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -19,7 +18,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 import selfattn
-from selfattn.train import METRICS, held_out_set, load_checkpoint, mean_head_maps
+from selfattn.train import (
+    held_out_set,
+    load_look_back,
+    look_back_metrics,
+    mean_head_maps,
+)
 
 HEAD_COLOURS = (BAR, WRONG)  # head 0, head 1
 FONT = 14
@@ -87,7 +91,7 @@ def qkv_projections(ink: str) -> Figure:
 def scale_saturation(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     dims = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.6, 7))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.6, 6.2))
     for scaled, colour, label in ((False, WRONG, "unscaled"), (True, BAR, "scaled")):
         name = f"{label}: q.k" + (" / sqrt(d_k)" if scaled else "")
         variances = [selfattn.score_variance(d, scaled=scaled) for d in dims]
@@ -148,7 +152,7 @@ def causal_weights(ink: str) -> Figure:
 
 def causal_alignments(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    fig, axes = plt.subplots(2, 1, figsize=(5.6, 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(5.6, 4.8))  # cells wide enough for "sees"
     for ax, align in zip(axes, ("top-left", "bottom-right"), strict=True):
         keep = selfattn.causal_mask(2, 6, align=align)  # type: ignore[arg-type]
         ax.imshow(keep.int().tolist(), cmap=CMAP, vmin=0, vmax=1)
@@ -212,7 +216,7 @@ def head_split_merge(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
     n, h, d_h = 6, 2, 2
     cols = [HEAD_COLOURS[c // d_h] for c in range(h * d_h)]
-    fig, ax = plt.subplots(figsize=(5.6, 7.6))
+    fig, ax = plt.subplots(figsize=(5.2, 7.0))
     ax.set_xlim(0, 13)
     ax.set_ylim(-27, 1.2)
     ax.set_aspect("equal")
@@ -222,18 +226,19 @@ def head_split_merge(ink: str) -> Figure:
     ax.text(5.2, -3, "W_query(x)\n(b, n, d_out)\nd_out = h d_h", va="center")
     _arrow(ax, (2.5, -6.3), (2.5, -8.2), ink)
     ax.text(3.3, -7.3, "view + transpose(1, 2)", va="center", fontsize=FONT - 1)
-    # 2. one (n, d_h) matrix per head
+    # 2. one (n, d_h) matrix per head, far enough apart for their labels
+    gap = 4  # grid starts 4 cells apart: each label is about 1.5 cells wide
     for head in range(h):
-        _grid(ax, 0.5 + 3 * head, -8.6, [HEAD_COLOURS[head]] * d_h, n)
+        _grid(ax, 0.5 + gap * head, -8.6, [HEAD_COLOURS[head]] * d_h, n)
         ax.text(
-            1.5 + 3 * head,
+            1.5 + gap * head,
             -15.1,
             f"head {head}",
             ha="center",
             va="top",
-            fontsize=FONT - 1,
+            fontsize=FONT - 2,
         )
-    ax.text(7.4, -11.6, "(b, h, n, d_h)\nattention in\neach head", va="center")
+    ax.text(7.6, -11.6, "(b, h, n, d_h)\nattention in\neach head", va="center")
     _arrow(ax, (2.5, -16.3), (2.5, -18.2), ink)
     ax.text(3.3, -17.3, "transpose(1, 2) + reshape", va="center", fontsize=FONT - 1)
     # 3. the heads side by side again
@@ -248,9 +253,9 @@ def head_split_merge(ink: str) -> Figure:
 def look_back_maps(ink: str) -> Figure:
     """Each head's weights, averaged over the held-out sequences, before and after."""
     plt.rcParams["font.size"] = FONT
-    config, initial, trained = load_checkpoint()
+    config, initial, trained = load_look_back()
     tokens, _ = held_out_set(config)
-    fig, axes = plt.subplots(2, 2, figsize=(6.2, 6.6))
+    fig, axes = plt.subplots(2, 2, figsize=(6.0, 6.2))
     for r, (model, when) in enumerate(((initial, "untrained"), (trained, "trained"))):
         maps = mean_head_maps(model, tokens)
         for head, ax in enumerate(axes[r]):
@@ -269,9 +274,9 @@ def look_back_maps(ink: str) -> Figure:
 
 def look_back_loss(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    metrics = json.loads(METRICS.read_text())
+    metrics = look_back_metrics()
     losses = metrics["losses"]
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 3.1))
     ax.plot(range(1, len(losses) + 1), losses, color=BAR, lw=1.8)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
@@ -283,9 +288,9 @@ def look_back_loss(ink: str) -> Figure:
 
 def look_back_distance(ink: str) -> Figure:
     plt.rcParams["font.size"] = FONT
-    metrics = json.loads(METRICS.read_text())
+    metrics = look_back_metrics()
     distance = metrics["head_distance"]
-    fig, ax = plt.subplots(figsize=(5.6, 2.6))
+    fig, ax = plt.subplots(figsize=(5.6, 2.3))
     names = ["untrained", "trained"]
     bars = ax.barh(names, [distance[k] for k in names], color=[WRONG, BAR])
     ax.bar_label(bars, fmt="%.2f", padding=4)

@@ -2,9 +2,9 @@
 # # A trained model (companion notebook)
 #
 # Runs the chapter [A trained model](../../trained-model/): a two-head attention-only
-# model that learns to name the tokens one and two places back. In the repository
-# it loads the committed checkpoint; anywhere else it trains the model from the seed,
-# which takes seconds on a CPU.
+# model that learns to name the tokens one and two places back. The trained model
+# ships inside the selfattn package: `load_look_back()` reads it anywhere. Set
+# `RETRAIN = True` to train it again from the seed instead (seconds on a CPU).
 
 # %%
 import matplotlib.pyplot as plt
@@ -12,23 +12,24 @@ import torch
 
 from selfattn.exercises.trained_model import weight_on_offset
 from selfattn.train import (
-    CHECKPOINT,
     TaskConfig,
     accuracy,
     head_distance,
     held_out_set,
-    load_checkpoint,
+    load_look_back,
+    look_back_metrics,
     mean_head_maps,
     train,
 )
 
-if CHECKPOINT.exists():
-    config, untrained, trained = load_checkpoint()
-    losses = None
-else:
+RETRAIN = False
+if RETRAIN:
     config = TaskConfig()
     result = train(config)
     untrained, trained, losses = result.initial, result.model, result.losses
+else:
+    config, untrained, trained = load_look_back()
+    losses = look_back_metrics()["losses"]
 tokens, targets = held_out_set(config)
 print(f"held-out accuracy {accuracy(trained, tokens, targets):.1%}")
 
@@ -45,7 +46,7 @@ for r, (model, when) in enumerate(((untrained, "untrained"), (trained, "trained"
 fig.tight_layout()
 
 # %%
-if losses is not None:  # only when trained here
+if losses:
     plt.figure(figsize=(5.6, 3.4))
     plt.semilogy(losses)
     plt.xlabel("training step")

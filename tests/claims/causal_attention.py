@@ -77,3 +77,20 @@ CLAIMS = [
     Claim("shifts each row by its largest kept score", only_the_largest_is_protected),
     Claim("gives keys 0 and 1 just under 0.02 each", exercise_one),
 ]
+
+
+def float32_underflow() -> None:
+    # The smallest positive float32 (a subnormal) is 2^-149, about 1.4e-45; half of it
+    # rounds to 0.
+    tiny = torch.tensor(2.0**-149, dtype=torch.float32)
+    assert tiny.item() > 0
+    assert 1e-45 < tiny.item() < 2e-45
+    assert (tiny / 2).item() == 0.0
+    assert torch.exp(torch.tensor(-200.0)).item() == 0.0  # the page's e^(0 - 200)
+
+
+CLAIMS.append(Claim("A float32 number cannot be smaller than about", float32_underflow))
+
+NOT_CLAIMS = {
+    "Build a Large Language Model": "a book's title, in the references",
+}

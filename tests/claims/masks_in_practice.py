@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
+from torch.nn.attention.bias import causal_lower_right, causal_upper_left
 
 import selfattn
 from tests.test_claims import Claim
@@ -32,6 +34,26 @@ def fully_masked_rows_are_zero() -> None:
     out = selfattn.attention_matmul(left, left, left, mask=keep, causal=True)
     assert (out[:2] == 0).all()
     assert not out.isnan().any()
+    # "as PyTorch's scaled_dot_product_attention does in torch 2.13"
+    assert torch.__version__.startswith("2.13")
+    both = keep & selfattn.causal_mask(6, 6)
+    sdpa = F.scaled_dot_product_attention(left, left, left, attn_mask=both)
+    assert (sdpa[:2] == 0).all()
+    torch.testing.assert_close(sdpa, out)
+
+
+def lower_right_is_the_decode_alignment() -> None:
+    for n_q, n_k in ((2, 6), (1, 6), (6, 6), (3, 5)):
+        lower = causal_lower_right(n_q, n_k)._materialize()
+        upper = causal_upper_left(n_q, n_k)._materialize()
+        assert torch.equal(lower, selfattn.causal_mask(n_q, n_k, align="bottom-right"))
+        assert torch.equal(upper, selfattn.causal_mask(n_q, n_k))
+    x = selfattn.toy_inputs()
+    full = selfattn.attention_matmul(x, x, x, causal=True)
+    out = F.scaled_dot_product_attention(
+        x[4:], x, x, attn_mask=causal_lower_right(2, 6)
+    )
+    torch.testing.assert_close(out, full[4:])
 
 
 CLAIMS = [
@@ -39,4 +61,12 @@ CLAIMS = [
     Claim(
         "gives such a fully masked query all-zero weights", fully_masked_rows_are_zero
     ),
+    Claim(
+        "causal_lower_right(n_q, n_k) (the decode step's)",
+        lower_right_is_the_decode_alignment,
+    ),
 ]
+
+NOT_CLAIMS = {
+    "Build a Large Language Model": "a book's title, in the references",
+}

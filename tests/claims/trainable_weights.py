@@ -71,3 +71,7 @@ CLAIMS = [
         "Dividing by divides the variance by , back to 1", variance_within_ten_percent
     ),
 ]
+
+NOT_CLAIMS = {
+    "Build a Large Language Model": "a book's title, in the references",
+}

@@ -1,24 +1,24 @@
-"""Claims of docs/trained-model.md, read from the committed checkpoint and its JSON."""
+"""Claims of docs/trained-model.md, read from the shipped checkpoint and its JSON."""
 
 from __future__ import annotations
 
-import json
 import math
+
+import torch
 
 from selfattn.exercises.trained_model import weight_on_offset
 from selfattn.train import (
-    METRICS,
     head_distance,
     held_out_set,
-    load_checkpoint,
+    load_look_back,
+    look_back_metrics,
     mean_head_maps,
 )
 from tests.test_claims import Claim
 
 
 def metrics() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(METRICS.read_text())
-    return loaded
+    return look_back_metrics()
 
 
 def loss_curve() -> None:
@@ -29,14 +29,14 @@ def loss_curve() -> None:
 
 
 def heads_over_95_percent() -> None:
-    config, _, trained = load_checkpoint()
+    config, _, trained = load_look_back()
     maps = mean_head_maps(trained, held_out_set(config)[0])
     assert weight_on_offset(maps, 1)[0] > 0.95  # head 0: one back
     assert weight_on_offset(maps, 2)[1] > 0.95  # head 1: two back
 
 
 def distances() -> None:
-    config, untrained, trained = load_checkpoint()
+    config, untrained, trained = load_look_back()
     tokens = held_out_set(config)[0]
     before = head_distance(mean_head_maps(untrained, tokens))
     after = head_distance(mean_head_maps(trained, tokens))
@@ -51,7 +51,40 @@ def held_out_accuracy() -> None:
     assert float(metrics()["held_out_accuracy"]) >= 0.99  # type: ignore[arg-type]
 
 
+def two_means_of_head_one() -> None:
+    config, _, trained = load_look_back()
+    after = mean_head_maps(trained, held_out_set(config)[0])
+    queries = torch.arange(1, config.length)
+    one_back = after[1, queries, queries - 1]  # head 1, one back
+    # weight_on_offset: queries 1..11; the table of "Where the heads look": 2..11.
+    assert f"{weight_on_offset(after, 1)[1].item():.1%}" == "9.3%"
+    assert f"{one_back.mean().item():.1%}" == "9.3%"
+    assert f"{weight_on_offset(after, 1)[1].item():.4f}" == "0.0935"  # as printed
+    assert f"{one_back[1:].mean().item():.1%}" == "0.4%"
+    rows = torch.arange(2, config.length)
+    assert f"{after[1, rows, rows - 1].mean().item():.1%}" == "0.4%"
+    # Query 1 has no key two back: head 1 puts nearly all its weight on key 0.
+    assert after[1, 1, 0] > 0.9
+    assert one_back[0] == one_back.max()  # the one query that lifts the mean
+
+
+def uniform_guess_loss() -> None:
+    uniform = torch.zeros(1, 10)  # equal scores for the 10 tokens
+    loss = torch.nn.functional.cross_entropy(uniform, torch.tensor([3]))
+    assert abs(loss.item() - math.log(10)) < 1e-6
+    assert round(math.log(10), 1) == 2.3
+
+
 CLAIMS = [
+    Claim("for a uniform guess", uniform_guess_loss),
+    Claim(
+        "Head 1's weight one back is 9.3% here (the tensor shows it to four "
+        "places), but 0.4% in the table",
+        two_means_of_head_one,
+    ),
+    Claim(
+        "head 1 puts nearly all its weight on key 0, one back", two_means_of_head_one
+    ),
     Claim("ends more than a thousand times lower", loss_curve),
     Claim("Head 0 puts over 95% of its weight one place back", heads_over_95_percent),
     Claim(
@@ -59,6 +92,10 @@ CLAIMS = [
         heads_over_95_percent,
     ),
     Claim("trained heads far apart where untrained ones are close", distances),
-    Claim("must reach the committed accuracy", held_out_accuracy),
+    Claim("must reach the shipped accuracy", held_out_accuracy),
     Claim("Untrained, the two heads are the same blur.", distances),
 ]
+
+NOT_CLAIMS = {
+    "Build a Large Language Model": "a book's title, in the references",
+}
