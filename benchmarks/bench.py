@@ -1,8 +1,16 @@
 """Time and memory of every attention in selfattn.IMPLEMENTATIONS, next to torch's SDPA.
 
     python benchmarks/bench.py                       # CPU, float32, n = 64 .. 16,384
-    python benchmarks/bench.py --quick               # a smaller, faster sweep
+    python benchmarks/bench.py --quick --allow-load  # smoke test, n <= 1,024
     python benchmarks/bench.py --device cuda --dtype bfloat16
+
+On a quiet 2-core CPU the full run takes about 5 minutes (estimated from the flops:
+the tiled forward at n = 16,384 with 8 heads is ~2.6 s a call). It waits up to
+`--wait` seconds for the 1-minute load average to fall below 1.0 and refuses to
+start otherwise (`--allow-load` measures anyway); the JSON records the machine
+(`machine()`) and the load average at the start and the end. The same run profiles
+the tiled loop at one n, operation by operation (`profile_forward`), next to SDPA
+and a loop of the two matrix products alone.
 
 All timings of one n run in one process, interleaved: each round calls every
 implementation once, in turn, so a slow spell of the machine hits all of them
@@ -688,9 +696,13 @@ def main(argv: list[str] | None = None) -> None:
         help="write the JSON here (default: benchmarks/results/<machine>-<dtype>-<date>.json)",
     )
     parser.add_argument("--plot", action="store_true", help="draw figures next to it")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads"
+    )
     add_quiet_options(parser)
     parser.add_argument("--_memory", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args._memory:
         name, n, heads, dtype = args._memory
         print(

@@ -1,8 +1,15 @@
 """Training speed and memory: attention forward + backward, ours next to SDPA's.
 
-    python benchmarks/bench_backward.py            # CPU, float32, n = 1,024 .. 16,384
-    python benchmarks/bench_backward.py --quick    # n = 256 and 1,024, under a minute
+    python benchmarks/bench_backward.py                        # n = 1,024 .. 8,192
+    python benchmarks/bench_backward.py --quick --allow-load   # smoke test
     python benchmarks/bench_backward.py --threads 1
+
+On a quiet 2-core CPU the full run takes about 5 minutes (forward + backward is
+~3.5x the forward's flops; n stops at 8,192 to keep it so). Like bench.py it waits
+for a quiet machine (`--wait`, `--allow-load`) and records the machine and the
+load average at the start and the end. The same run profiles the tiled backward
+loop at one n, operation by operation (`profile_backward`), next to SDPA's
+backward and a loop of its five matrix products alone.
 
 Implementations: ``sdpa`` (torch's scaled_dot_product_attention and its backward),
 ``tiled`` (``attention_tiled``: the FlashAttention backward, recomputing tiles),

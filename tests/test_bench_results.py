@@ -80,16 +80,18 @@ def test_load_result_reads_and_checks(strict: None, tmp_path: Path) -> None:
         _common.load_result(path)
 
 
-def test_latest_skips_quick_runs(
+def test_latest_prefers_full_runs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    quick = tmp_path / "cpu-2core-float32-quick-2026-12-04.json"
+    quick.write_text("{}")
+    assert _common.latest("cpu-*-float32-*.json") == quick  # only a smoke run
     for name in (
         "cpu-2core-float32-2026-11-27.json",
         "cpu-2core-float32-2026-12-03.json",
-        "cpu-2core-float32-quick-2026-12-04.json",
     ):
         (tmp_path / name).write_text("{}")
-    monkeypatch.setattr(_common, "RESULTS", tmp_path)
     assert _common.latest("cpu-*-float32-*.json").name.endswith("12-03.json")
 
 

@@ -66,13 +66,19 @@ def check_result(result: dict[str, Any], name: str) -> dict[str, Any]:
     return result
 
 
-def latest(pattern: str) -> Path:
-    """The newest result matching `pattern` in benchmarks/results (the date ends each
-    name, so the last in order); `--quick` smoke runs never count."""
-    paths = sorted(p for p in RESULTS.glob(pattern) if "-quick" not in p.name)
-    if not paths:
-        raise FileNotFoundError(f"no benchmark result {RESULTS / pattern}")
-    return paths[-1]
+def latest(prefix: str) -> Path:
+    """The newest result `PREFIX-DATE.json` in benchmarks/results (a glob prefix such
+    as `cpu-*core-float32`). A `--quick` smoke run, `PREFIX-quick-DATE.json`, counts
+    only where no full run exists; a page says so (`is_quick`)."""
+    full = sorted(RESULTS.glob(f"{prefix}-20*.json"))
+    quick = sorted(RESULTS.glob(f"{prefix}-quick-20*.json"))
+    if not (full or quick):
+        raise FileNotFoundError(f"no benchmark result {RESULTS / prefix}-*.json")
+    return (full or quick)[-1]
+
+
+def is_quick(path: Path) -> bool:
+    return "-quick" in path.name
 
 
 def load_result(path: Path) -> dict[str, Any]:
