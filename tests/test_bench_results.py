@@ -86,13 +86,14 @@ def test_latest_prefers_full_runs(
     monkeypatch.setattr(_common, "RESULTS", tmp_path)
     quick = tmp_path / "cpu-2core-float32-quick-2026-12-04.json"
     quick.write_text("{}")
-    assert _common.latest("cpu-*-float32-*.json") == quick  # only a smoke run
+    (tmp_path / "cpu-2core-float32-backward-2026-12-05.json").write_text("{}")
+    assert _common.latest("cpu-*core-float32") == quick  # only a smoke run
     for name in (
         "cpu-2core-float32-2026-11-27.json",
         "cpu-2core-float32-2026-12-03.json",
     ):
         (tmp_path / name).write_text("{}")
-    assert _common.latest("cpu-*-float32-*.json").name.endswith("12-03.json")
+    assert _common.latest("cpu-*core-float32").name.endswith("12-03.json")
 
 
 def test_a_benchmark_refuses_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
