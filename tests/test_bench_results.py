@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "docs" / "figures"), str(ROOT / "benchmarks")]
 
-import _common  # noqa: E402
-import bench  # noqa: E402
+import _common  # type: ignore[import-not-found]  # noqa: E402
+import bench  # type: ignore[import-not-found]  # noqa: E402
 
 
 def result(

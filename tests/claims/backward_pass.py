@@ -16,7 +16,7 @@ from tests.test_claims import Claim
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "docs" / "figures"))
 
-from _common import is_quick, latest, load_result  # noqa: E402
+from _common import is_quick, latest, load_result  # type: ignore[import-not-found]  # noqa: E402
 
 
 def train_run(full_only: bool = False) -> dict[str, Any]:
@@ -26,7 +26,8 @@ def train_run(full_only: bool = False) -> dict[str, Any]:
     path = latest("cpu-*core-float32-backward")
     if full_only and is_quick(path):
         pytest.skip(f"{path.name} is a --quick smoke run: re-run the benchmark")
-    return load_result(path)
+    result: dict[str, Any] = load_result(path)
+    return result
 
 
 def products_take_most_of_the_backward() -> None:

@@ -19,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "docs" / "figures"))
 
-from _common import latest, load_result  # noqa: E402
+from _common import latest, load_result  # type: ignore[import-not-found]  # noqa: E402
 
 
 def cpu_run() -> dict[str, Any]:
     """The newest forward benchmark of the CPU, as the page loads it."""
-    return load_result(latest("cpu-*core-float32"))
+    result: dict[str, Any] = load_result(latest("cpu-*core-float32"))
+    return result
 
 
 def products_largest_share() -> None:
