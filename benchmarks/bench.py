@@ -58,7 +58,7 @@ LONG_N = 65536  # one head: the scores alone would be 65,536^2 * 4 bytes = 16 Gi
 # loop makes ~n^2 * heads Python steps; the matrix form allocates several
 # heads * n * n score tensors (8 GiB each at n = 16,384).
 MAX_N = {
-    "cpu": {"loop": 128, "matmul": 4096, "renormalised": 4096},
+    "cpu": {"loop": 128, "matmul": 4096, "renormalised": 4096, "online": 8192},
     "cuda": {"loop": 64, "matmul": 8192, "renormalised": 8192},
 }
 DEFAULT_MAX_N = 16384  # an entry added to the registry later, until it gets its own
