@@ -205,14 +205,17 @@ def browser(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmark every implementation next to SDPA (JSON and figures: benchmarks/results/).
 
-    Pass bench.py's options after --, e.g. ``nox -s bench -- --quick``.
+    Pass bench.py's options after --, e.g. ``nox -s bench -- --quick --allow-load``.
+    Each benchmark waits for a quiet machine (1-minute load average < 1.0) and
+    refuses to start on a busy one unless given --allow-load. About 10 minutes on
+    a quiet 2-core CPU; stop every other job first.
     """
     install(session, "bench")
     session.run("python", "benchmarks/bench.py", "--plot", *session.posargs)
     # Training: forward + backward, with the PyPI peer (the optional extra "peers").
     install(session, "bench", "peers")
-    quick = ["--quick"] if "--quick" in session.posargs else []
-    session.run("python", "benchmarks/bench_backward.py", *quick)
+    shared = [a for a in session.posargs if a in ("--quick", "--allow-load")]
+    session.run("python", "benchmarks/bench_backward.py", *shared)
 
 
 @nox.session(venv_backend="none")

@@ -1,8 +1,16 @@
 """Time and memory of every attention in selfattn.IMPLEMENTATIONS, next to torch's SDPA.
 
     python benchmarks/bench.py                       # CPU, float32, n = 64 .. 16,384
-    python benchmarks/bench.py --quick               # a smaller, faster sweep
+    python benchmarks/bench.py --quick --allow-load  # smoke test, n <= 1,024
     python benchmarks/bench.py --device cuda --dtype bfloat16
+
+On a quiet 2-core CPU the full run takes about 5 minutes (estimated from the flops:
+the tiled forward at n = 16,384 with 8 heads is ~2.6 s a call). It waits up to
+`--wait` seconds for the 1-minute load average to fall below 1.0 and refuses to
+start otherwise (`--allow-load` measures anyway); the JSON records the machine
+(`machine()`) and the load average at the start and the end. The same run profiles
+the tiled loop at one n, operation by operation (`profile_forward`), next to SDPA
+and a loop of the two matrix products alone.
 
 All timings of one n run in one process, interleaved: each round calls every
 implementation once, in turn, so a slow spell of the machine hits all of them
@@ -36,18 +44,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing selfattn
 
 from selfattn import IMPLEMENTATIONS  # noqa: E402
+from selfattn.efficient import BLOCK_K, BLOCK_Q, attention_tiled  # noqa: E402
 
 Attention = Callable[..., torch.Tensor]
 
 HEADS, BATCH, D = 8, 1, 64
 SIZES = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
-QUICK_SIZES = [64, 256, 1024, 2048]
+QUICK_SIZES = [64, 256, 1024]
+PROFILE_N, QUICK_PROFILE_N = 4096, 1024  # where the tiled loop is profiled, per op
 LONG_N = 65536  # one head: the scores alone would be 65,536^2 * 4 bytes = 16 GiB
 
 # The largest n each entry is timed at, so that a round finishes in seconds: the
 # loop makes ~n^2 * heads Python steps; the matrix form allocates several
 # heads * n * n score tensors (8 GiB each at n = 16,384).
-MAX_N = {"cpu": {"loop": 128, "matmul": 4096}, "cuda": {"loop": 64, "matmul": 8192}}
+MAX_N = {
+    "cpu": {"loop": 128, "matmul": 4096, "renormalised": 4096, "online": 8192},
+    "cuda": {"loop": 64, "matmul": 8192, "renormalised": 8192},
+}
 DEFAULT_MAX_N = 16384  # an entry added to the registry later, until it gets its own
 
 
@@ -234,6 +247,140 @@ def measure_memory_cuda(
     return peak - before
 
 
+# ---- profile: where the tiled loop's time goes ---------------------------------
+
+FORWARD_OPS = ("Q K^T", "row max", "subtract", "exp", "row sum", "rescale acc", "P V")
+FORWARD_PRODUCTS = ("Q K^T", "P V")
+
+
+def _lap(ops: dict[str, float], name: str, since: float) -> float:
+    """Add the seconds since `since` to `ops[name]`; return the time now."""
+    now = time.perf_counter()
+    ops[name] = ops.get(name, 0.0) + now - since
+    return now
+
+
+def profiled_forward(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ops: dict[str, float]
+) -> torch.Tensor:
+    """`tiled_attention_forward`'s loop (float32, no mask), the same calls in the
+    same order (`online_softmax_step` inlined), each timed and summed into `ops`.
+
+    On the CPU every call returns when its work is done, so the clock between two
+    calls is that call's time; what no operation claims (Python, slicing, the
+    output) is `ops["other"]`, the loop's time minus the operations'.
+    """
+    start = time.perf_counter()
+    b, n, d = q.shape[0] * q.shape[1], q.shape[-2], q.shape[-1]
+    scale = 1 / math.sqrt(d)
+    q3 = q.reshape(b, n, d)
+    k_blocks = torch.split(k.reshape(b, n, d).transpose(-2, -1), BLOCK_K, dim=-1)
+    v_blocks = torch.split(v.reshape(b, n, d), BLOCK_K, dim=-2)
+    out = q3.new_empty((b, n, d))
+    buf = q3.new_empty(b * min(BLOCK_Q, n) * min(BLOCK_K, n))
+    tiny = torch.finfo(q.dtype).min
+    for i0 in range(0, n, BLOCK_Q):
+        i1 = min(i0 + BLOCK_Q, n)
+        q_i = q3[:, i0:i1] * scale
+        m = q_i.new_full((b, i1 - i0, 1), -math.inf)
+        l = q_i.new_zeros((b, i1 - i0, 1))  # noqa: E741
+        acc = q_i.new_zeros((b, i1 - i0, d))
+        for k_j, v_j in zip(k_blocks, v_blocks, strict=True):
+            shape = (b, i1 - i0, k_j.shape[-1])
+            tile = buf[: math.prod(shape)].view(shape)
+            t = time.perf_counter()
+            s = torch.bmm(q_i, k_j, out=tile)
+            t = _lap(ops, "Q K^T", t)
+            m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
+            shift = m_new.clamp_min(tiny)
+            rescale = torch.exp(m - shift)
+            t = _lap(ops, "row max", t)
+            s.sub_(shift)
+            t = _lap(ops, "subtract", t)
+            p = s.exp_()
+            t = _lap(ops, "exp", t)
+            l.mul_(rescale).add_(p.sum(dim=-1, keepdim=True))
+            t = _lap(ops, "row sum", t)
+            acc.mul_(rescale)
+            t = _lap(ops, "rescale acc", t)
+            acc.baddbmm_(p, v_j)
+            t = _lap(ops, "P V", t)
+            m = m_new
+        out[:, i0:i1] = acc / l
+    total = time.perf_counter() - start
+    ops["other"] = (
+        ops.get("other", 0.0) + total - sum(ops.get(name, 0.0) for name in FORWARD_OPS)
+    )
+    return out.reshape(q.shape)
+
+
+def products_only(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """The same loop with nothing but its two matrix products per tile: the time
+    any loop of separate PyTorch calls over these tiles spends in its GEMMs."""
+    b, n, d = q.shape[0] * q.shape[1], q.shape[-2], q.shape[-1]
+    q3 = q.reshape(b, n, d)
+    k_blocks = torch.split(k.reshape(b, n, d).transpose(-2, -1), BLOCK_K, dim=-1)
+    v_blocks = torch.split(v.reshape(b, n, d), BLOCK_K, dim=-2)
+    buf = q3.new_empty(b * min(BLOCK_Q, n) * min(BLOCK_K, n))
+    for i0 in range(0, n, BLOCK_Q):
+        q_i = q3[:, i0 : i0 + BLOCK_Q]
+        acc = q_i.new_zeros((b, q_i.shape[1], d))
+        for k_j, v_j in zip(k_blocks, v_blocks, strict=True):
+            shape = (b, q_i.shape[1], k_j.shape[-1])
+            s = torch.bmm(q_i, k_j, out=buf[: math.prod(shape)].view(shape))
+            acc.baddbmm_(s, v_j)
+
+
+def profile_forward(n: int, rounds: int) -> dict[str, Any]:
+    """One n, float32, CPU: the profiled loop, `attention_tiled`, the products-only
+    loop and SDPA, interleaved for `rounds` rounds after one warm-up; medians."""
+    q, k, v = inputs(n, HEADS, torch.float32, "cpu")
+    ops_rounds: list[dict[str, float]] = []
+    times: dict[str, list[float]] = {
+        name: [] for name in ("profiled", "tiled", "products_only", "sdpa")
+    }
+
+    def profiled() -> None:
+        ops_rounds.append({})
+        profiled_forward(q, k, v, ops_rounds[-1])
+
+    calls = {
+        "profiled": profiled,
+        "tiled": lambda: attention_tiled(q, k, v),
+        "products_only": lambda: products_only(q, k, v),
+        "sdpa": lambda: sdpa(q, k, v),
+    }
+    with torch.no_grad():
+        for call in calls.values():  # warm-up
+            call()
+        ops_rounds.clear()
+        for _ in range(rounds):
+            for name, call in calls.items():
+                times[name].append(call_seconds(call, "cpu"))
+    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    ops_ms = {
+        name: statistics.median(r[name] for r in ops_rounds) * 1e3
+        for name in (*FORWARD_OPS, "other")
+    }
+    products_flops = flops(n, HEADS, False)
+    return {
+        "n": n,
+        "heads": HEADS,
+        "d": D,
+        "block": [BLOCK_Q, BLOCK_K],
+        "rounds": rounds,
+        "ops_ms": ops_ms,
+        "products": list(FORWARD_PRODUCTS),
+        "profiled_loop_ms": ms["profiled"],
+        "tiled_ms": ms["tiled"],
+        "products_only_ms": ms["products_only"],
+        "sdpa_ms": ms["sdpa"],
+        "products_gflops": products_flops / ms["products_only"] / 1e6,
+        "sdpa_gflops": products_flops / ms["sdpa"] / 1e6,
+        "ms_samples": {name: [x * 1e3 for x in t] for name, t in times.items()},
+    }
+
+
 # ---- timing -----------------------------------------------------------------
 
 
@@ -276,11 +423,17 @@ def time_size(
     return samples
 
 
+QUIET_LOAD = 1.0  # a 1-minute load average at or above this is a busy machine
+QUIET_WAIT_S = 300.0  # how long a benchmark waits for the load to fall
+
+
 def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages, or None where the OS has none."""
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def machine(device: str) -> dict[str, Any]:
+    """What a result needs to name its machine: CPU model, cores, torch, threads."""
     cpu = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -292,6 +445,7 @@ def machine(device: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -299,6 +453,72 @@ def machine(device: str) -> dict[str, Any]:
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda
+    return info
+
+
+def add_quiet_options(parser: argparse.ArgumentParser) -> None:
+    """--allow-load and --wait, shared by every benchmark."""
+    parser.add_argument(
+        "--allow-load",
+        action="store_true",
+        help=f"run even when the 1-minute load average stays >= {QUIET_LOAD} "
+        "(the docs build rejects such a result once REQUIRE_QUIET is on)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=QUIET_WAIT_S,
+        help="seconds to wait for the load average to fall before giving up",
+    )
+
+
+def wait_for_quiet(
+    allow_load: bool, wait_s: float = QUIET_WAIT_S, poll_s: float = 5.0
+) -> list[float] | None:
+    """The load average once its 1-minute value is below QUIET_LOAD.
+
+    Waits up to `wait_s` seconds for it to fall (a benchmark that has just
+    finished leaves ~2 behind, which takes about a minute to decay), then exits
+    with a message. With `allow_load` it warns and returns the load at once.
+    """
+    deadline = time.monotonic() + wait_s
+    load = load_average()
+    while load is not None and load[0] >= QUIET_LOAD:
+        if allow_load:
+            print(
+                f"warning: load average {load[0]:.2f} >= {QUIET_LOAD}; "
+                "measuring anyway (--allow-load)",
+                file=sys.stderr,
+            )
+            return load
+        if time.monotonic() >= deadline:
+            raise SystemExit(
+                f"refusing to benchmark: the 1-minute load average is {load[0]:.2f} "
+                f"(>= {QUIET_LOAD}) after waiting {wait_s:.0f} s. Stop other work "
+                "on this machine (test runs, builds, other benchmarks) and run "
+                "again, or pass --allow-load to measure anyway."
+            )
+        print(
+            f"load average {load[0]:.2f} >= {QUIET_LOAD}: waiting for it to fall "
+            f"({deadline - time.monotonic():.0f} s left)",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        load = load_average()
+    return load
+
+
+def start_machine(device: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`machine(device)` with the load average at the start, once it is quiet."""
+    load = wait_for_quiet(args.allow_load, args.wait)
+    info = machine(device)
+    info["load_average_at_start"] = load
+    return info
+
+
+def finish_machine(info: dict[str, Any]) -> dict[str, Any]:
+    info["load_average_at_end"] = load_average()
     return info
 
 
@@ -310,8 +530,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = [n for n in sizes if n <= args.max_n]
     if args.min_n:
         sizes = [n for n in sizes if n >= args.min_n]
-    info = machine(device)
-    info["load_average_at_start"] = load_average()
+    info = start_machine(device, args)
+    started = time.monotonic()
     fns = implementations(device)
     notes = [
         "Timings are medians of interleaved rounds in one process; the machine may "
@@ -362,10 +582,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         del qkv
     long_rows = [] if args.no_long else run_long(fns, device, dtype, args, bar)
+    profile = None
+    if device == "cpu" and args.dtype == "float32" and not causal:
+        bar.set_description("profile of the tiled loop")
+        n = QUICK_PROFILE_N if args.quick else PROFILE_N
+        profile = profile_forward(n, rounds=2 if args.quick else 5)
     bar.close()
-    info["load_average_at_end"] = load_average()
+    finish_machine(info)
     return {
         "machine": info,
+        "quick": args.quick,
+        "wall_seconds": time.monotonic() - started,
+        "profile": profile,
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -449,7 +677,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dtype", default="float32", choices=["float32", "bfloat16", "float16"]
     )
-    parser.add_argument("--quick", action="store_true", help="n in 64..2048 only")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke test: n = 64 .. 1,024"
+    )
     parser.add_argument("--min-n", type=int, default=0, help="skip smaller n")
     parser.add_argument("--max-n", type=int, default=0, help="skip larger n")
     parser.add_argument("--causal", action="store_true", help="time causal attention")
@@ -466,8 +696,13 @@ def main(argv: list[str] | None = None) -> None:
         help="write the JSON here (default: benchmarks/results/<machine>-<dtype>-<date>.json)",
     )
     parser.add_argument("--plot", action="store_true", help="draw figures next to it")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads"
+    )
+    add_quiet_options(parser)
     parser.add_argument("--_memory", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args._memory:
         name, n, heads, dtype = args._memory
         print(
@@ -476,6 +711,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         return
+    if args.quick:
+        args.budget, args.no_long = min(args.budget, 1.0), True
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
     result = run(args)
@@ -503,7 +740,8 @@ def default_name(result: dict[str, Any]) -> str:
         )
         where = "cuda-" + "-".join(part for part in gpu.split("-") if part)
     causal = "-causal" if result["causal"] else ""
-    return f"{where}-{result['dtype']}{causal}-{result['date'][:10]}.json"
+    quick = "-quick" if result["quick"] else ""
+    return f"{where}-{result['dtype']}{causal}{quick}-{result['date'][:10]}.json"
 
 
 if __name__ == "__main__":

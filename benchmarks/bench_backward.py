@@ -1,8 +1,15 @@
 """Training speed and memory: attention forward + backward, ours next to SDPA's.
 
-    python benchmarks/bench_backward.py            # CPU, float32, n = 1,024 .. 16,384
-    python benchmarks/bench_backward.py --quick    # n = 256 and 1,024, under a minute
+    python benchmarks/bench_backward.py                        # n = 1,024 .. 8,192
+    python benchmarks/bench_backward.py --quick --allow-load   # smoke test
     python benchmarks/bench_backward.py --threads 1
+
+On a quiet 2-core CPU the full run takes about 5 minutes (forward + backward is
+~3.5x the forward's flops; n stops at 8,192 to keep it so). Like bench.py it waits
+for a quiet machine (`--wait`, `--allow-load`) and records the machine and the
+load average at the start and the end. The same run profiles the tiled backward
+loop at one n, operation by operation (`profile_backward`), next to SDPA's
+backward and a loop of its five matrix products alone.
 
 Implementations: ``sdpa`` (torch's scaled_dot_product_attention and its backward),
 ``tiled`` (``attention_tiled``: the FlashAttention backward, recomputing tiles),
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -40,17 +48,30 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # selfattn, bench.py
 
-from bench import machine  # noqa: E402
+from bench import (  # noqa: E402
+    add_quiet_options,
+    finish_machine,
+    load_average,
+    start_machine,
+)
 
-from selfattn.efficient import attention_tiled, attention_tiled_plain  # noqa: E402
+from selfattn.efficient import BLOCK_K as BK  # noqa: E402
+from selfattn.efficient import BLOCK_Q as BQ  # noqa: E402
+from selfattn.efficient import (  # noqa: E402
+    attention_tiled,
+    attention_tiled_plain,
+    tiled_attention_backward,
+    tiled_attention_forward,
+)
 
 HEADS, D = 8, 64
-SIZES = [1024, 2048, 4096, 8192, 16384]
-QUICK_SIZES = [256, 1024]
+SIZES = [1024, 2048, 4096, 8192]
+QUICK_SIZES = [256, 512]
+PROFILE_N, QUICK_PROFILE_N = 2048, 512  # where the backward loop is profiled, per op
 # Largest n per implementation: autograd through the loop keeps ~3 x 8 x n^2 floats
-# (1.5 GiB at n = 4,096); the peer is slow; one round at the largest n is minutes.
+# (1.5 GiB at n = 4,096); the peer is slow.
 MAX_N = {"tiled_autograd": 4096, "peer": 8192}
-ROUNDS = {1024: 5, 2048: 5, 4096: 3, 8192: 1, 16384: 1}
+ROUNDS = {1024: 5, 2048: 5, 4096: 3, 8192: 2}
 
 Fn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -160,67 +181,157 @@ def seconds(call: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def median_us(call: Callable[[], Any], repeats: int = 15) -> float:
-    call()
-    return statistics.median(seconds(call) for _ in range(repeats)) * 1e6
+# ---- profile: where the tiled backward's time goes ------------------------------
+
+BACKWARD_OPS = (
+    "Q K^T (again)",
+    "subtract L",
+    "exp",
+    "dV += P^T dO",
+    "dP = dO V^T",
+    "dS = P (dP - D)",
+    "dQ += dS K",
+    "dK += dS^T Q",
+)
+BACKWARD_PRODUCTS = (
+    "Q K^T (again)",
+    "dV += P^T dO",
+    "dP = dO V^T",
+    "dQ += dS K",
+    "dK += dS^T Q",
+)
 
 
-def tile_ops() -> dict[str, float]:
-    """Microseconds of each operation on one 8 x 256 x 256 float32 tile (d = 64),
-    one at a time, as the forward and backward loops call them."""
-    b, bq, bk = HEADS, 256, 256
-    q, do = torch.randn(b, bq, D), torch.randn(b, bq, D)
-    k, v = torch.randn(b, bk, D), torch.randn(b, bk, D)
-    s, p, dp = torch.empty(b, bq, bk), torch.rand(b, bq, bk), torch.empty(b, bq, bk)
-    acc, dk = torch.zeros(b, bq, D), torch.zeros(b, bk, D)
-    m = torch.zeros(b, bq, 1)
-    ops: dict[str, Callable[[], Any]] = {
-        "Q K^T (bmm)": lambda: torch.bmm(q, k.transpose(-2, -1), out=s),
-        "P V (baddbmm_)": lambda: acc.baddbmm_(p, v),
-        "exp_": lambda: torch.exp(p, out=s),
-        "amax": lambda: p.amax(-1, keepdim=True),
-        "subtract": lambda: s.sub_(m),
-        "sum": lambda: p.sum(-1, keepdim=True),
-        "dO V^T (bmm)": lambda: torch.bmm(do, v.transpose(-2, -1), out=dp),
-        "P^T dO (baddbmm_)": lambda: dk.baddbmm_(p.transpose(-2, -1), do),
-        "dS^T Q (baddbmm_)": lambda: dk.baddbmm_(p.transpose(-2, -1), q),
-        "dS K (baddbmm_)": lambda: acc.baddbmm_(p, k),
-        "multiply (tile * tile)": lambda: dp.mul_(p),
+def _lap(ops: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    ops[name] = ops.get(name, 0.0) + now - since
+    return now
+
+
+def profiled_backward(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    g: torch.Tensor,
+    ops: dict[str, float],
+    products: bool = False,
+) -> None:
+    """`tiled_attention_backward`'s loop (float32, no mask), the same calls in the
+    same order, each timed and summed into `ops` (`ops["other"]`: what no
+    operation claims). With `products`, only its five matrix products run."""
+    start = time.perf_counter()
+    b, n, d = q.shape[0] * q.shape[1], q.shape[-2], q.shape[-1]
+    scale = 1 / math.sqrt(d)
+    q3, k3, v3 = (t.reshape(b, n, d) for t in (q, k, v))
+    do3, o3 = g.reshape(b, n, d), out.reshape(b, n, d)
+    lse3 = lse.reshape(b, n, 1)
+    dsum = (do3 * o3).sum(-1, True)
+    dq_blocks = [q3.new_zeros((b, min(BQ, n - i0), d)) for i0 in range(0, n, BQ)]
+    dk, dv = torch.empty_like(k3), torch.empty_like(v3)
+    size = b * min(BQ, n) * min(BK, n)
+    s_buf, dp_buf = q3.new_empty(size), q3.new_empty(size)
+    for j0 in range(0, n, BK):
+        j1 = min(j0 + BK, n)
+        k_j, v_j = k3[:, j0:j1], v3[:, j0:j1]
+        dk_j, dv_j = k_j.new_zeros((b, j1 - j0, d)), v_j.new_zeros((b, j1 - j0, d))
+        for i0 in range(0, n, BQ):
+            i1 = min(i0 + BQ, n)
+            shape = (b, i1 - i0, j1 - j0)
+            q_i, do_i = q3[:, i0:i1] * scale, do3[:, i0:i1]
+            s = s_buf[: math.prod(shape)].view(shape)
+            dp = dp_buf[: math.prod(shape)].view(shape)
+            t = time.perf_counter()
+            torch.bmm(q_i, k_j.transpose(-2, -1), out=s)
+            t = _lap(ops, "Q K^T (again)", t)
+            if not products:
+                s.sub_(lse3[:, i0:i1])
+                t = _lap(ops, "subtract L", t)
+                s.exp_()
+                t = _lap(ops, "exp", t)
+            dv_j.baddbmm_(s.transpose(-2, -1), do_i)
+            t = _lap(ops, "dV += P^T dO", t)
+            torch.bmm(do_i, v_j.transpose(-2, -1), out=dp)
+            t = _lap(ops, "dP = dO V^T", t)
+            if not products:
+                dp.sub_(dsum[:, i0:i1]).mul_(s)
+                t = _lap(ops, "dS = P (dP - D)", t)
+            dq_blocks[i0 // BQ].baddbmm_(dp, k_j)
+            t = _lap(ops, "dQ += dS K", t)
+            dk_j.baddbmm_(dp.transpose(-2, -1), q_i)
+            t = _lap(ops, "dK += dS^T Q", t)
+        dk[:, j0:j1], dv[:, j0:j1] = dk_j, dv_j
+    torch.cat([scale * dq_i for dq_i in dq_blocks], dim=1)
+    total = time.perf_counter() - start
+    ops["other"] = (
+        ops.get("other", 0.0) + total - sum(ops.get(name, 0.0) for name in BACKWARD_OPS)
+    )
+
+
+def profile_backward(n: int, rounds: int) -> dict[str, Any]:
+    """One n: the profiled backward loop, `tiled_attention_backward` itself, the
+    products-only loop and SDPA's backward (autograd through its saved graph),
+    interleaved for `rounds` rounds after one warm-up; medians."""
+    q, k, v, g = inputs(n, True)
+    with torch.no_grad():
+        out, lse = tiled_attention_forward(q, k, v)
+    reference = sdpa(q, k, v)  # SDPA's graph, kept for its backward
+    ops_rounds: list[dict[str, float]] = []
+
+    def profiled() -> None:
+        ops_rounds.append({})
+        with torch.no_grad():
+            profiled_backward(q, k, v, out, lse, g, ops_rounds[-1])
+
+    def products_only() -> None:
+        with torch.no_grad():
+            profiled_backward(q, k, v, out, lse, g, {}, products=True)
+
+    def tiled() -> None:
+        with torch.no_grad():
+            tiled_attention_backward(q, k, v, out, lse, g)
+
+    calls: dict[str, Callable[[], Any]] = {
+        "profiled": profiled,
+        "tiled": tiled,
+        "products_only": products_only,
+        "sdpa": lambda: torch.autograd.grad(reference, (q, k, v), g, retain_graph=True),
     }
-    return {name: median_us(call) for name, call in ops.items()}
-
-
-def products_and_exp(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-    """The tiled forward with only its two products and its exp per tile: a bound
-    on any loop of separate PyTorch operations that computes the same tiles."""
-    b, n = HEADS, q.shape[-2]
-    q3, k3, v3 = (t.reshape(b, n, D) for t in (q, k, v))
-    s = torch.empty(b, 256, 256)
-    for i0 in range(0, n, 256):
-        acc = torch.zeros(b, 256, D)
-        for j0 in range(0, n, 256):
-            torch.bmm(q3[:, i0 : i0 + 256], k3[:, j0 : j0 + 256].mT, out=s)
-            acc.baddbmm_(s.exp_(), v3[:, j0 : j0 + 256])
-
-
-def ceiling(n: int = 2048, rounds: int = 5) -> dict[str, float]:
-    """Forward only at n: SDPA, attention_tiled, and the products-and-exp bound."""
-    q, k, v, _ = inputs(n, False)
-    calls = {
-        "sdpa": bind(sdpa, q, k, v, None),
-        "tiled": bind(attention_tiled, q, k, v, None),
-        "products_and_exp": lambda: products_and_exp(q, k, v),
-    }
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for call in calls.values():
+    for call in calls.values():  # warm-up
         call()
+    ops_rounds.clear()
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
             times[name].append(seconds(call))
-    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    ops_ms = {
+        name: statistics.median(r[name] for r in ops_rounds) * 1e3
+        for name in (*BACKWARD_OPS, "other")
+    }
+    backward_flops = flops(n, True) - flops(n, False)
+    return {
+        "n": n,
+        "heads": HEADS,
+        "d": D,
+        "block": [BQ, BK],
+        "rounds": rounds,
+        "ops_ms": ops_ms,
+        "products": list(BACKWARD_PRODUCTS),
+        "profiled_loop_ms": ms["profiled"],
+        "tiled_ms": ms["tiled"],
+        "products_only_ms": ms["products_only"],
+        "sdpa_ms": ms["sdpa"],
+        "products_gflops": backward_flops / ms["products_only"] / 1e6,
+        "sdpa_gflops": backward_flops / ms["sdpa"] / 1e6,
+        "ms_samples": {name: [x * 1e3 for x in t] for name, t in times.items()},
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    info = start_machine("cpu", args)
+    started = time.monotonic()
     fns = implementations()
     sizes = QUICK_SIZES if args.quick else SIZES
     if args.max_n:
@@ -240,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for key, call in calls.items():
                 samples[key].append(seconds(call))
                 print(f"n={n} {key}: {samples[key][-1]:.2f} s", file=sys.stderr)
-        load = list(os.getloadavg())
+        load = load_average()
         base = {m: statistics.median(samples[f"sdpa|{m}"]) for m in ("fwd", "fwd+bwd")}
         for key, times in samples.items():
             name, mode = key.split("|")
@@ -260,10 +371,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row["peak_extra_bytes"] = memory(name, n, args.threads)
             rows.append(row)
         del q, k, v, g
+    profile = profile_backward(
+        QUICK_PROFILE_N if args.quick else PROFILE_N, rounds=2 if args.quick else 5
+    )
+    finish_machine(info)
     return {
-        "tile_us": tile_ops(),
-        "forward_ms_n2048": ceiling(rounds=1 if args.quick else 5),
-        "machine": machine("cpu"),
+        "machine": info,
+        "quick": args.quick,
+        "wall_seconds": time.monotonic() - started,
+        "profile": profile,
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -273,36 +389,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "shape": {"batch": 1, "heads": HEADS, "d": D},
         "flop_count": "forward 4 n^2 d, backward 10 n^2 d per head (recomputing)",
         "peer": "memory-efficient-attention-pytorch 0.1.6" if "peer" in fns else None,
-        "load_average_at_end": list(os.getloadavg()),
         "results": rows,
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="n = 256 and 1,024 only")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke test: n = 256, 512"
+    )
     parser.add_argument("--max-n", type=int, default=0, help="skip larger n")
     parser.add_argument(
         "--threads", type=int, default=torch.get_num_threads(), help="torch threads"
     )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
-    parser.add_argument(
-        "--tile-only", action="store_true", help="only the per-tile operations"
-    )
+    add_quiet_options(parser)
     parser.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args._memory:
         print(memory_here(args._memory[0], int(args._memory[1])))
         return
-    load = list(os.getloadavg())
-    if args.tile_only:
-        tile = {"tile_us": tile_ops(), "forward_ms_n2048": ceiling()}
-        tile["load_average"] = [load, list(os.getloadavg())]
-        print(json.dumps(tile, indent=1))
-        return
     result = run(args)
-    result["load_average_at_start"] = load
     for r in result["results"]:
         mem = r.get("peak_extra_bytes")
         print(
@@ -311,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
             + ("" if mem is None else f" {mem / 2**20:>8.1f} MiB")
         )
     date = result["date"][:10]
-    name = f"cpu-{os.cpu_count()}core-float32-backward-{date}.json"
+    quick = "-quick" if args.quick else ""
+    name = f"cpu-{os.cpu_count()}core-float32-backward{quick}-{date}.json"
     out = args.out or ROOT / "benchmarks" / "results" / name
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")

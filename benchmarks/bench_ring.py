@@ -30,7 +30,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]  # selfattn from this checkout; bench.py beside
 
 import torch  # noqa: E402
-from bench import load_average, machine  # noqa: E402
+from bench import add_quiet_options, finish_machine, start_machine  # noqa: E402
 
 from selfattn import attention_tiled  # noqa: E402
 from selfattn.ring import demo, demo_chunk, ring_bytes, run_on_ranks  # noqa: E402
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_n:
         sizes = [n for n in sizes if n <= args.max_n]
     rows: list[dict[str, Any]] = []
+    info = start_machine("cpu", args)
     started = time.monotonic()
     for n in sizes:
         for name in ("sdpa", "tiled"):
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     flush=True,
                 )
     return {
-        "machine": machine("cpu"),
+        "machine": finish_machine(info),
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "dtype": "float32",
@@ -139,7 +140,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "d": D,
         "causal": True,
         "threads_per_process": 1,
-        "load_average_at_end": load_average(),
         "wall_seconds": time.monotonic() - started,
         "results": rows,
     }
@@ -156,10 +156,12 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds one configuration may take",
     )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
+    add_quiet_options(parser)
     args = parser.parse_args(argv)
     result = run(args)
     cores = result["machine"]["cores"]
-    default = f"ring-cpu-{cores}core-float32-{result['date'][:10]}.json"
+    quick = "-quick" if args.quick else ""
+    default = f"ring-cpu-{cores}core-float32{quick}-{result['date'][:10]}.json"
     out = args.out or ROOT / "benchmarks" / "results" / default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -36,7 +36,12 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # selfattn, bench.py
 
-from bench import load_average, machine  # noqa: E402
+from bench import (  # noqa: E402
+    add_quiet_options,
+    finish_machine,
+    load_average,
+    start_machine,
+)
 
 from selfattn import GroupedQueryAttention, KVCache  # noqa: E402
 
@@ -261,8 +266,7 @@ def memory_rows(n: int) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_grad_enabled(False)
-    info = machine("cpu")
-    info["load_average_at_start"] = load_average()
+    info = start_machine("cpu", args)
     sizes = QUICK_SIZES if args.quick else SIZES
     model = build(KV_HEADS["GQA"])
     speed = []
@@ -309,7 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     memory = memory_rows(args.memory_n)
     for row in memory:
         print(row, flush=True)
-    info["load_average_at_end"] = load_average()
+    finish_machine(info)
     return {
         "machine": info,
         "torch": torch.__version__,
@@ -365,6 +369,7 @@ def main(argv: list[str] | None = None) -> None:
         "against other processes and the small ops of a cached step suffer most)",
     )
     parser.add_argument("--out", type=Path, help="where to write the JSON")
+    add_quiet_options(parser)
     parser.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -20,7 +20,7 @@ from selfattn.efficient import (
     tiled_attention_backward,
     tiled_attention_forward,
 )
-from tests.conftest import QKV, assert_close, largest, qkv_problems
+from tests.conftest import QKV, assert_close, compute_dtype, largest, qkv_problems
 from tests.test_efficient import LargestAllocation
 
 Grads = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -59,13 +59,14 @@ def tiled_grads(p: QKV, grad_out: torch.Tensor, block_q: int, block_k: int) -> G
 
 def assert_grads_close(ours: Grads, p: QKV, grad_out: torch.Tensor) -> None:
     """Our error against a float64 oracle is at most twice PyTorch's own error in the
-    same dtype, plus a floor of a few roundings of the largest score: float32's
-    exp(s - L) is off by about eps * |s| relative when the scores s are large."""
+    same dtype, plus a floor of a few roundings of the largest score in the dtype
+    the work is done in (float32 for float16 and bfloat16): float32's exp(s - L)
+    is off by about eps * |s| relative when the scores s are large."""
     oracle = sdpa_grads(p, grad_out.double(), torch.float64)
     theirs = sdpa_grads(p, grad_out, p.q.dtype)
     scale = p.scale if p.scale is not None else 1 / math.sqrt(p.q.shape[-1])
     scores = scale * (p.q.double() @ p.k.double().transpose(-2, -1))
-    eps = torch.finfo(p.q.dtype).eps
+    eps = torch.finfo(compute_dtype(p.q.dtype)).eps
     for name, got, want, torch_own in zip("qkv", ours, oracle, theirs, strict=True):
         assert got.dtype == p.q.dtype
         assert got.shape == want.shape
@@ -222,14 +223,20 @@ def test_backward_per_key_block_from_the_global_out_and_lse(
 
 
 class SavedBytes:
-    """Counts the bytes autograd saves for the backward pass (saved-tensor hooks)."""
+    """Counts the bytes autograd saves for the backward pass (saved-tensor hooks):
+    each storage once, however many tensors saved view it (`x * x` saves `x`
+    twice; a slice of `q` keeps all of `q` alive)."""
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.seen: set[int] = set()
         self.hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
 
     def pack(self, t: torch.Tensor) -> torch.Tensor:
-        self.bytes += t.numel() * t.element_size()
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in self.seen:
+            self.seen.add(storage.data_ptr())
+            self.bytes += storage.nbytes()
         return t
 
     def unpack(self, t: torch.Tensor) -> torch.Tensor:
@@ -241,6 +248,15 @@ class SavedBytes:
 
     def __exit__(self, *exc: object) -> None:
         self.hooks.__exit__(*exc)
+
+
+def test_saved_bytes_counts_an_aliased_tensor_once() -> None:
+    x = torch.randn(100, requires_grad=True)
+    with SavedBytes() as saved:
+        y = x * x  # saves x twice: as self and as other
+        z = y[:10] * y[50:60]  # two views of y's one storage
+    assert saved.bytes == x.nbytes + y.nbytes
+    torch.autograd.grad(z.sum(), x)
 
 
 def saved_bytes(fn: Any, n: int, causal: bool = False) -> int:
@@ -277,8 +293,10 @@ def test_memory_saved_for_the_backward_grows_linearly_with_n(causal: bool) -> No
 def test_the_saved_bytes_counter_sees_quadratic_growth(fn: Any) -> None:
     # The counter can fail: autograd through the loop (or the matrix form) keeps
     # every tile's exponentials, n x n numbers in all.
+    # Doubling n: x4 for the n x n part, x2 for q, k, v and the output (each
+    # counted once); linear alone would be x2.
     small, large = saved_bytes(fn, 128), saved_bytes(fn, 256)
-    assert large >= 3.5 * small
+    assert large >= 3.2 * small
 
 
 def test_double_backward_is_refused_with_a_clear_error() -> None:
@@ -344,7 +362,19 @@ def test_half_precision_gradients_match_pytorch_sdpa(
     q, k, v = (torch.randn(2, 4, 40, 16, generator=gen).to(dtype) for _ in "qkv")
     grad_out = torch.randn(2, 4, 40, 16, generator=gen).to(dtype)
     p = QKV(q, k, v, None, causal, None)
-    assert_grads_close(tiled_grads(p, grad_out, 16, 8), p, grad_out)
+    ours = tiled_grads(p, grad_out, 16, 8)
+    assert_grads_close(ours, p, grad_out)
+    # The work is done in float32 and each gradient is rounded to `dtype` once, so
+    # on average ours is closer to the float64 oracle than PyTorch's own `dtype`
+    # gradients (0.5 to 0.75 of their mean error here). The largest error alone
+    # cannot tell a log-sum-exp rounded to `dtype` on the way (1.8 to 3.4 times
+    # PyTorch's mean error) from rounding noise; the mean can.
+    oracle = sdpa_grads(p, grad_out.double(), torch.float64)
+    theirs = sdpa_grads(p, grad_out, dtype)
+    for got, want, torch_own in zip(ours, oracle, theirs, strict=True):
+        error = (got.double() - want).abs().mean().item()
+        torch_error = (torch_own.double() - want).abs().mean().item()
+        assert error <= 1.25 * torch_error, (error, torch_error)
 
 
 @pytest.mark.parametrize(
@@ -380,10 +410,10 @@ def test_the_plain_forms_equal_the_tuned_ones(
     blocks = {"scale": p.scale, "block_q": block_q, "block_k": block_k}
     out, lse = attention_tiled_plain(p.q, p.k, p.v, **blocks)
     tuned_out, tuned_lse = tiled_attention_forward(p.q, p.k, p.v, **blocks)
-    # The two differ only in the order of their roundings, which the size of the
-    # largest score magnifies (the conftest's tolerance).
-    scale = p.scale if p.scale is not None else p.q.shape[-1] ** -0.5
-    condition = 1 + abs(scale) * largest(p.q @ p.k.transpose(-2, -1))
+    # The two differ only in the order of their roundings, which the scores
+    # magnify: by the size of their terms, sum_l |q_l| |k_l| (p.condition()), not
+    # by |q k^T|, which is small when the terms cancel.
+    condition = p.condition()
     assert_close(out, tuned_out, condition=condition)
     assert_close(lse, tuned_lse, condition=condition)
     grad_out = torch.randn_like(out)

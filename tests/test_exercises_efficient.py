@@ -41,9 +41,18 @@ def test_merging_two_states_equals_the_softmax_of_all_keys(
     torch.testing.assert_close(m.squeeze(-1), s.amax(dim=-1))
 
 
-def test_one_tile_of_eight_heads_is_two_mib() -> None:
-    assert tile_bytes(8, 256, 256, torch.float32) == 2 * 2**20
-    assert tile_bytes(8, 256, 256, torch.bfloat16) == 2**20
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_tile_bytes_is_the_tile_attention_tiled_allocates(dtype: torch.dtype) -> None:
+    from selfattn import attention_tiled
+    from tests.test_backward import LargestFloat32
+
+    heads, n, block = 8, 64, 32
+    q, k, v = (torch.randn(heads, n, 16).to(dtype) for _ in "qkv")
+    with LargestFloat32(q, k, v) as spy:  # the largest float32 buffer: the tile
+        attention_tiled(q, k, v, block_q=block, block_k=block)
+    assert 4 * spy.largest == tile_bytes(heads, block, block, dtype)
+    # The page's question: 8 heads, the default 256 x 256 blocks, 2 MiB either way.
+    assert tile_bytes(8, 256, 256, dtype) == 2 * 2**20
 
 
 @pytest.mark.parametrize("block", [1, 3, 7, 16])

@@ -8,7 +8,9 @@ hook ``docs/hooks/figures.py`` collects them all and draws each once per palette
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,6 +22,81 @@ WRONG = "#e8710a"  # orange: the seed's wrong weights
 CMAP = "viridis"
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+# Benchmark results on a page come from a quiet machine, one machine per page. Every
+# JSON committed before the benchmarks recorded their load (and those re-measured on
+# the shared development machine) ran under load, so the check is off until the
+# benchmarks have been re-run on a quiet machine; then set this to True, and the
+# build fails on any figure or table from a loaded run, one that lacks the fields
+# below, or a page that mixes CPUs.
+REQUIRE_QUIET = False
+QUIET_LOAD = 1.0  # the 1-minute load average a run may start with, at most (exclusive)
+MACHINE_FIELDS = (
+    "cpu",
+    "cores",
+    "torch",
+    "torch_threads",
+    "load_average_at_start",
+    "load_average_at_end",
+)
+
+
+class BenchmarkResultError(ValueError):
+    """A benchmark result that a page must not show."""
+
+
+def check_result(result: dict[str, Any], name: str) -> dict[str, Any]:
+    """`result` itself, or `BenchmarkResultError` (when `REQUIRE_QUIET`) if its run
+    lacks a machine field or started with a 1-minute load average >= QUIET_LOAD."""
+    if not REQUIRE_QUIET:
+        return result
+    found = result.get("machine") or {}
+    missing = [field for field in MACHINE_FIELDS if found.get(field) is None]
+    if missing:
+        raise BenchmarkResultError(
+            f"{name}: the run does not record {', '.join(missing)}: re-run the "
+            "benchmark (benchmarks/bench.py records them)"
+        )
+    load = found["load_average_at_start"][0]
+    if load >= QUIET_LOAD:
+        raise BenchmarkResultError(
+            f"{name}: the run started with a 1-minute load average of {load:.2f} "
+            f"(>= {QUIET_LOAD}): re-run it on a quiet machine"
+        )
+    return result
+
+
+def latest(prefix: str) -> Path:
+    """The newest result `PREFIX-DATE.json` in benchmarks/results (a glob prefix such
+    as `cpu-*core-float32`). A `--quick` smoke run, `PREFIX-quick-DATE.json`, counts
+    only where no full run exists; a page says so (`is_quick`)."""
+    full = sorted(RESULTS.glob(f"{prefix}-20*.json"))
+    quick = sorted(RESULTS.glob(f"{prefix}-quick-20*.json"))
+    if not (full or quick):
+        raise FileNotFoundError(f"no benchmark result {RESULTS / prefix}-*.json")
+    return (full or quick)[-1]
+
+
+def is_quick(path: Path) -> bool:
+    return "-quick" in path.name
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """A benchmark JSON, checked by `check_result` before a page or figure uses it."""
+    result: dict[str, Any] = json.loads(path.read_text())
+    return check_result(result, path.name)
+
+
+def one_machine(*results: dict[str, Any]) -> str:
+    """The one CPU that all of a page's `results` ran on, in words for the page;
+    `BenchmarkResultError` (when `REQUIRE_QUIET`) if they ran on different CPUs."""
+    seen = {(r["machine"]["cpu"], r["machine"]["cores"]) for r in results}
+    if len(seen) > 1 and REQUIRE_QUIET:
+        raise BenchmarkResultError(
+            "one page shows results from different machines: "
+            + "; ".join(f"{cpu} ({cores} cores)" for cpu, cores in sorted(seen))
+        )
+    return "; ".join(f"{cpu}, {cores} cores" for cpu, cores in sorted(seen))
 
 
 def style(ink: str) -> dict[str, object]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
-from _common import BAR, RESULTS, WRONG
+from _common import BAR, WRONG, latest, load_result
 from matplotlib.figure import Figure
 
-TRAIN_RESULTS = RESULTS / "cpu-2core-float32-backward-2026-11-29.json"
+TRAIN_PREFIX = "cpu-*core-float32-backward"  # the newest training benchmark
 # name -> (label, colour, marker, line style)
 LINES = {
     "sdpa": ("SDPA", "#d81b60", "^", "--"),
@@ -21,7 +20,7 @@ LINES = {
 
 def training_memory(ink: str) -> Figure:
     """Peak extra memory of one forward + backward against n, per implementation."""
-    result = json.loads(TRAIN_RESULTS.read_text())
+    result = load_result(latest(TRAIN_PREFIX))
     fig, ax = plt.subplots(figsize=(6.2, 5.0))
     for name, (label, colour, marker, style) in LINES.items():
         rows = [

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
-from _common import BAR, RESULTS, WRONG
+from _common import BAR, RESULTS, WRONG, latest, load_result
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from selfattn import online_softmax_step
 
-CPU_RESULTS = RESULTS / "cpu-2core-float32-2026-11-27.json"
+CPU_PREFIX = "cpu-*core-float32"  # the newest forward benchmark of the CPU
 GPU_RESULTS = {
     "float32": RESULTS / "cuda-nvidia-h200-float32-2026-11-27.json",
     "bfloat16": RESULTS / "cuda-nvidia-h200-bfloat16-2026-11-27.json",
@@ -123,7 +122,7 @@ def _machine(result: dict[str, Any]) -> str:
 
 def bench_cpu(ink: str) -> Figure:
     # One column, so that each panel keeps the page's width on a phone.
-    result = json.loads(CPU_RESULTS.read_text())
+    result = load_result(latest(CPU_PREFIX))
     fig, axes = plt.subplots(2, 1, figsize=(6, 9))
     _bench_axes(axes[0], result, "ms", "ms per call (median)")
     _bench_axes(axes[1], result, "peak_extra_bytes", "peak extra memory (MiB)")
@@ -138,7 +137,7 @@ def bench_cpu(ink: str) -> Figure:
 def bench_gpu(ink: str) -> Figure:
     fig, axes = plt.subplots(2, 1, figsize=(6, 9.5), sharex=True)
     for ax, path in zip(axes, GPU_RESULTS.values(), strict=True):
-        result = json.loads(path.read_text())
+        result = load_result(path)
         _bench_axes(ax, result, "ms", "ms per call (median)")
         ax.set_title(_machine(result), fontsize=11)
     axes[0].legend(frameon=False, fontsize=10, loc="upper left", ncol=2)
@@ -147,7 +146,7 @@ def bench_gpu(ink: str) -> Figure:
 
 
 def bench_gpu_memory(ink: str) -> Figure:
-    result = json.loads(GPU_RESULTS["float32"].read_text())
+    result = load_result(GPU_RESULTS["float32"])
     fig, ax = plt.subplots(figsize=(6, 4.8))
     _bench_axes(ax, result, "peak_extra_bytes", "peak extra memory (MiB)")
     ax.set_title(_machine(result), fontsize=11)

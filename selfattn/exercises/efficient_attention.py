@@ -29,8 +29,12 @@ def merge_states(
 
 # --8<-- [start:tile_bytes]
 def tile_bytes(heads: int, block_q: int, block_k: int, dtype: torch.dtype) -> int:
-    """Bytes of one score tile of every head: heads x block_q x block_k."""
-    return heads * block_q * block_k * torch.finfo(dtype).bits // 8
+    """Bytes of one score tile of `attention_tiled`, every head, for inputs
+    of `dtype`: heads x block_q x block_k numbers in the dtype the tiles
+    are computed in (float32 for float16 and bfloat16 inputs)."""
+    low = (torch.float16, torch.bfloat16)
+    work = torch.float32 if dtype in low else dtype
+    return heads * block_q * block_k * torch.finfo(work).bits // 8
 
 
 # --8<-- [end:tile_bytes]

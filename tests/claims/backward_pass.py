@@ -4,19 +4,40 @@ forward + backward benchmark."""
 from __future__ import annotations
 
 import itertools
-import json
+import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
 
 from tests.test_claims import Claim
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN = ROOT / "benchmarks" / "results" / "cpu-2core-float32-backward-2026-11-29.json"
+sys.path.insert(0, str(ROOT / "docs" / "figures"))
+
+from _common import is_quick, latest, load_result  # type: ignore[import-not-found]  # noqa: E402
 
 
-def memory_linear_within_twice_sdpa() -> None:
-    run = json.loads(TRAIN.read_text())
+def train_run(full_only: bool = False) -> dict[str, Any]:
+    """The newest forward + backward benchmark, as the page loads it. With
+    `full_only`, a `--quick` smoke run (n = 256, 512 on a busy machine: too small
+    for the growth a claim states) skips the check, as the page says."""
+    path = latest("cpu-*core-float32-backward")
+    if full_only and is_quick(path):
+        pytest.skip(f"{path.name} is a --quick smoke run: re-run the benchmark")
+    result: dict[str, Any] = load_result(path)
+    return result
+
+
+def products_take_most_of_the_backward() -> None:
+    prof = train_run()["profile"]
+    ops = prof["ops_ms"]
+    assert sum(ops[name] for name in prof["products"]) > 0.5 * sum(ops.values())
+
+
+def memory_loop_quadratic_tiled_linear() -> None:
+    run = train_run(full_only=True)
     mem = {
         (r["impl"], r["n"]): r["peak_extra_bytes"]
         for r in run["results"]
@@ -24,8 +45,6 @@ def memory_linear_within_twice_sdpa() -> None:
     }
     ns = sorted(n for impl, n in mem if impl == "tiled" and n >= 1024)
     assert ns
-    for n in ns:
-        assert mem[("tiled", n)] <= 2 * mem[("sdpa", n)], n
     loop = sorted(n for impl, n in mem if impl == "tiled_autograd" and n >= 1024)
     for small, large in itertools.pairwise(loop):  # n^2: x4 per doubling
         growth = mem[("tiled_autograd", large)] / mem[("tiled_autograd", small)]
@@ -49,12 +68,17 @@ def error_at_most_twice_torch() -> None:
 
 CLAIMS = [
     Claim(
-        "attention_tiled grows linearly, within twice SDPA's",
-        memory_linear_within_twice_sdpa,
+        "autograd through the loop grows with , attention_tiled grows linearly",
+        memory_loop_quadratic_tiled_linear,
+    ),
+    Claim(
+        "The five matrix products take most of the backward's time.",
+        products_take_most_of_the_backward,
     ),
     Claim("our error is at most twice PyTorch's own error", error_at_most_twice_torch),
 ]
 
 NOT_CLAIMS = {
+    "Faster Attention with Better Parallelism": "the title of a cited paper",
     "times as medians": "'times' is the noun: how the timings are summarised",
 }
