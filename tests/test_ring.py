@@ -1,4 +1,4 @@
-"""Ring attention (selfattn/ring.py): in 1 to 4 gloo processes on 127.0.0.1, the
+"""Ring attention (selfattn/ring/): in 1 to 4 gloo processes on 127.0.0.1, the
 unsharded output and the q, k, v gradients equal SDPA's on the whole sequence; every
 rank computes the blocks of the schedule and sends the bytes of the formula; zigzag
 balances causal work; each rank's memory grows as n / p. Plus the single-process
@@ -49,16 +49,15 @@ def group_results(p: int) -> dict[str, Any]:
     )
     return {
         key: [row for rank in ranks for row in rank[key]]
-        for key in ("compare", "stats", "memory", "cpu")
+        for key in ("compare", "stats", "exchange", "memory", "cpu")
     }
 
 
 @pytest.mark.parametrize("p", WORLD_SIZES)
 def test_ring_matches_sdpa_in_outputs_and_gradients(p: int) -> None:
     rows = group_results(p)["compare"]
-    assert len(rows) == p * 4 * (
-        4 * 2 + 1
-    )  # ranks x cases x (4 tensors x 2 dtypes + sim)
+    # ranks x cases x (4 tensors x 3 dtypes + the plain form)
+    assert len(rows) == p * 4 * (4 * 3 + 1)
     bad = [r for r in rows if not r["err"] <= r["tol"]]
     assert not bad, "\n".join(
         f"{r['case']}: error {r['err']:.3g} > tolerance {r['tol']:.3g}" for r in bad
@@ -79,6 +78,27 @@ def test_each_rank_computes_the_blocks_of_the_schedule(p: int) -> None:
     for row in group_results(p)["stats"]:
         assert row["pairs_forward"] == row["schedule"], row["rank"]
         assert row["pairs_backward"] == row["schedule"], row["rank"]
+
+
+@pytest.mark.parametrize("p", WORLD_SIZES)
+def test_every_message_goes_through_one_batch_isend_irecv_per_step(p: int) -> None:
+    """Sends to the next rank and receives from the previous one are posted
+    together, as P2POps of one batch_isend_irecv (the order that is safe on NCCL),
+    and the batches carry every byte of the formula."""
+    for row in group_results(p)["exchange"]:
+        rank, batches = row["rank"], row["batches"]
+        # Forward: p - 1 steps send. Backward: p steps, then the hop home.
+        assert len(batches) == (0 if p == 1 else (p - 1) + p + 1), (rank, batches)
+        for ops in batches:
+            sends = [op for op in ops if op[0] == "send"]
+            recvs = [op for op in ops if op[0] == "recv"]
+            assert sends and len(sends) == len(recvs), ops
+            assert {op[1] for op in sends} == {(rank + 1) % p}, ops
+            assert {op[1] for op in recvs} == {(rank - 1) % p}, ops
+            # A receive for every send, tag by tag, of the same size.
+            assert sorted(op[2:] for op in sends) == sorted(op[2:] for op in recvs)
+        posted = sum(op[2] for ops in batches for op in ops if op[0] == "send")
+        assert posted == row["sent"] == row["formula"], (rank, posted, row)
 
 
 # --8<-- [start:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
