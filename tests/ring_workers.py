@@ -97,9 +97,8 @@ def compare_cases() -> list[dict[str, Any]]:
                 scale = 0.7 if causal else None  # an explicit scale, too
                 q, k, v, grad = inputs(n, torch.float64, seed=p)
                 q_, k_, v_, g_ = (t.to(dtype) for t in (q, k, v, grad))
-                oracle = sdpa_with_grads(
-                    *(t.double() for t in (q_, k_, v_, g_)), causal, scale
-                )
+                q64, k64, v64, g64 = (t.double() for t in (q_, k_, v_, g_))
+                oracle = sdpa_with_grads(q64, k64, v64, g64, causal, scale)
                 ours = ring_with_grads(q_, k_, v_, g_, causal, layout, scale)
                 if dtype == torch.float64:
                     tols = [1e-10] * 4

@@ -92,7 +92,8 @@ def test_every_message_goes_through_one_batch_isend_irecv_per_step(p: int) -> No
         for ops in batches:
             sends = [op for op in ops if op[0] == "send"]
             recvs = [op for op in ops if op[0] == "recv"]
-            assert sends and len(sends) == len(recvs), ops
+            assert sends, ops
+            assert len(sends) == len(recvs), ops
             assert {op[1] for op in sends} == {(rank + 1) % p}, ops
             assert {op[1] for op in recvs} == {(rank - 1) % p}, ops
             # A receive for every send, tag by tag, of the same size.
