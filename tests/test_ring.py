@@ -30,6 +30,7 @@ from selfattn.ring import (
     ring_schedule,
     ring_simulated,
     run_on_ranks,
+    scores_per_rank,
     shard,
     tiles_per_rank,
     unshard,
@@ -248,6 +249,21 @@ def test_causal_contiguous_last_rank_computes_p_times_the_blocks_of_the_first(
     assert tiles_per_rank(p, layout="contiguous", causal=True)[-1] == 4 * p - 1
 
 
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 8])
+def test_scores_per_rank_count_the_causal_triangle(p: int) -> None:
+    """Counted from the schedule, the kept scores of all ranks add up to the causal
+    triangle (n (n + 1) / 2) or the full square, and equal a brute-force count."""
+    for layout in LAYOUTS:
+        n = 2 * p * 3
+        causal_scores = scores_per_rank(n, p, layout=layout, causal=True)
+        assert sum(causal_scores) == n * (n + 1) // 2
+        assert scores_per_rank(n, p, layout=layout, causal=False) == [n * n // p] * p
+        keep = torch.ones(n, n).tril()  # 1 where key j <= query i
+        for r in range(p):
+            rows = shard(keep, r, p, layout=layout)  # this rank's queries
+            assert causal_scores[r] == int(rows.sum()), (layout, r)
+
+
 def test_bytes_formula_by_hand() -> None:
     # p = 4, n = 65,536, d_k = d_v = 64, float32: 3 blocks of 16,384 x 128 numbers.
     forward, backward = ring_bytes(65_536, 4, d_k=64, d_v=64)
@@ -313,6 +329,16 @@ def test_without_a_process_group_the_error_says_how_to_start_one() -> None:
             "even number",
         ),
         (lambda: ring_bytes(10, 0, d_k=1, d_v=1), ValueError, "world_size"),
+        (
+            lambda: scores_per_rank(10, 4, layout="zigzag", causal=True),
+            ValueError,
+            "8 equal chunks",
+        ),
+        (
+            lambda: scores_per_rank(16, 4, layout="zigzag", causal="yes"),
+            TypeError,
+            "causal",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(call: Any, error: type, match: str) -> None:
