@@ -25,6 +25,7 @@ from selfattn.ring.layout import (
     unmasked_tiles,
     unshard,
 )
+from selfattn.simplified import compute_dtype
 
 # ---- the demo: python -m selfattn.ring / torchrun -m selfattn.ring ---------------------
 
@@ -142,7 +143,9 @@ def _print_rows(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         d_k=args.d,
         d_v=args.d,
         batch=args.heads,
-        itemsize=torch.empty(0, dtype=getattr(torch, args.dtype)).element_size(),
+        itemsize=getattr(torch, args.dtype).itemsize,
+        # gradients accumulate in float32 for float16/bfloat16
+        acc_itemsize=compute_dtype(getattr(torch, args.dtype)).itemsize,
     )
     print(
         f"ring attention: n={args.n:,}, {p} rank(s), {args.heads} head(s), d={args.d}, "
