@@ -10,14 +10,7 @@ import torch
 
 from selfattn._checks import check_attention_args, check_positive_int, checked_by
 from selfattn.efficient import tiled_attention_forward
-from selfattn.ring.layout import (
-    check_divisible,
-    check_layout,
-    chunk_ids,
-    pair_kind,
-    shard,
-    unshard,
-)
+from selfattn.ring.layout import check_divisible, check_layout, shard, unshard
 from selfattn.simplified import compute_dtype
 
 # ---- merging partial results ------------------------------------------------------
@@ -91,44 +84,25 @@ def ring_simulated(
     shard of rank `(r - s) mod p` and merges that block's attention
     into its running output. Shapes as `attention_matmul`.
     """
-    p = world_size
+    p, work = world_size, compute_dtype(q.dtype)
+    where = torch.arange(q.shape[-2], dtype=work, device=q.device)
+    where = where.unsqueeze(-1)  # (n, 1): each token's position
     outs = []
     for rank in range(p):
-        q_r = shard(q, rank, p, layout=layout).to(compute_dtype(q.dtype))
+        q_r = shard(q, rank, p, layout=layout).to(work)
+        i = shard(where, rank, p, layout=layout)  # (n/p, 1)
         out = q_r.new_zeros((*q_r.shape[:-1], v.shape[-1]))
-        lse = q_r.new_full(q_r.shape[:-1], -math.inf)
-        mine = chunk_ids(rank, p, layout)
+        lse = q_r.new_full(q_r.shape[:-1], -math.inf)  # no key seen
         for step in range(p):
             source = (rank - step) % p  # whose keys we hold now
-            k_s = shard(k, source, p, layout=layout).to(q_r.dtype)
-            v_s = shard(v, source, p, layout=layout).to(q_r.dtype)
-            theirs = chunk_ids(source, p, layout)
-            for a, q_a, o_a, l_a in zip(
-                mine,
-                q_r.chunk(len(mine), -2),
-                out.chunk(len(mine), -2),
-                lse.chunk(len(mine), -1),
-                strict=True,
-            ):
-                for b, k_b, v_b in zip(
-                    theirs,
-                    k_s.chunk(len(theirs), -2),
-                    v_s.chunk(len(theirs), -2),
-                    strict=True,
-                ):
-                    kind = pair_kind(a, b, causal)
-                    if kind == "skip":
-                        continue
-                    o_b, l_b = tiled_attention_forward(
-                        q_a,
-                        k_b,
-                        v_b,
-                        scale=scale,
-                        causal=kind == "diagonal",
-                    )
-                    o_new, l_new = merge_partials(o_a, l_a, o_b, l_b)
-                    o_a.copy_(o_new)  # o_a, l_a: views into out, lse
-                    l_a.copy_(l_new)
+            k_s, v_s, j = (
+                shard(t, source, p, layout=layout).to(work) for t in (k, v, where)
+            )
+            mask = j.mT <= i if causal else None  # key j <= query i
+            out_b, lse_b = tiled_attention_forward(
+                q_r, k_s, v_s, scale=scale, mask=mask
+            )
+            out, lse = merge_partials(out, lse, out_b, lse_b)
         outs.append(out.to(q.dtype))
     return unshard(outs, layout=layout)
 
