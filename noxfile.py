@@ -220,8 +220,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench_ring(session: nox.Session) -> None:
-    """Ring attention in 1, 2 and 4 local gloo processes next to SDPA and the tiled
-    forward (JSON: benchmarks/results/ring-*.json); ``-- --quick`` for n <= 4,096."""
+    """Ring attention in 1, 2 and 4 local gloo processes, both layouts, time per rank,
+    next to SDPA and the tiled forward, n = 4,096 .. 16,384 (about 3 minutes on 2
+    idle cores; JSON: benchmarks/results/ring-*.json); ``-- --quick`` for a smoke
+    test at n = 512 and 1,024."""
     install(session, "bench")
     session.run("python", "benchmarks/bench_ring.py", *session.posargs)
 

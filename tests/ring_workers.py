@@ -83,26 +83,31 @@ def ring_with_grads(
 
 def compare_cases() -> list[dict[str, Any]]:
     """Outputs and q/k/v gradients against SDPA on the whole sequence, for both
-    layouts, causal or not, float64 and float32, and against ``ring_simulated``."""
+    layouts, causal or not, float64, float32 and bfloat16, and against
+    ``ring_simulated``. The oracle is float64 SDPA on the inputs as rounded to the
+    dtype, so that an error measures the computation, not the rounding of the
+    inputs."""
     rank, p = dist.get_rank(), dist.get_world_size()
     rows = []
     names = ("out", "dq", "dk", "dv")
     for layout in LAYOUTS:
         for causal in (False, True):
-            for dtype in (torch.float64, torch.float32):
+            for dtype in (torch.float64, torch.float32, torch.bfloat16):
                 n = 2 * p * CHUNK
                 scale = 0.7 if causal else None  # an explicit scale, too
                 q, k, v, grad = inputs(n, torch.float64, seed=p)
-                oracle = sdpa_with_grads(q, k, v, grad, causal, scale)
                 q_, k_, v_, g_ = (t.to(dtype) for t in (q, k, v, grad))
+                q64, k64, v64, g64 = (t.double() for t in (q_, k_, v_, g_))
+                oracle = sdpa_with_grads(q64, k64, v64, g64, causal, scale)
                 ours = ring_with_grads(q_, k_, v_, g_, causal, layout, scale)
                 if dtype == torch.float64:
                     tols = [1e-10] * 4
                 else:
-                    # Twice PyTorch's own float32 error, plus a floor for a sum of
-                    # n terms each rounded once: n * eps * the largest value.
+                    # Twice PyTorch's own error in this dtype, plus a floor for a
+                    # sum of n terms each rounded once in the dtype the work is done
+                    # in (float32 for both): n * eps32 * the largest value.
                     theirs = sdpa_with_grads(q_, k_, v_, g_, causal, scale)
-                    eps = torch.finfo(dtype).eps
+                    eps = torch.finfo(torch.float32).eps
                     tols = [
                         2 * (t.double() - o).abs().max().item()
                         + n * eps * o.abs().max().item()
@@ -229,12 +234,53 @@ def memory_cases(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     return rows
 
 
+def exchange_cases() -> list[dict[str, Any]]:
+    """Every message of one forward + backward, as posted to
+    ``torch.distributed.batch_isend_irecv``: one row per batch, with each P2POp's
+    direction, peer (rank within the group), bytes and tag."""
+    rank, p = dist.get_rank(), dist.get_world_size()
+    batches: list[list[tuple[str, int, int, int]]] = []
+    real = dist.batch_isend_irecv
+
+    def recording(ops: list[dist.P2POp]) -> list[dist.Work]:
+        batches.append(
+            [
+                (
+                    "send" if op.op is dist.isend else "recv",
+                    op.group_peer,
+                    op.tensor.numel() * op.tensor.element_size(),
+                    op.tag,
+                )
+                for op in ops
+            ]
+        )
+        return real(ops)
+
+    n = 2 * p * 4
+    q, k, v, grad = inputs(n, torch.float32, batch=(3,))
+    stats = RingStats()
+    dist.batch_isend_irecv = recording  # type: ignore[assignment]
+    try:
+        ring_with_grads(q, k, v, grad, True, "zigzag", None, stats)
+    finally:
+        dist.batch_isend_irecv = real
+    return [
+        {
+            "rank": rank,
+            "batches": batches,
+            "sent": stats.bytes_sent_forward + stats.bytes_sent_backward,
+            "formula": sum(ring_bytes(n, p, d_k=D_K, d_v=D_V, batch=3)),
+        }
+    ]
+
+
 def run_all(memory_sizes: tuple[int, ...]) -> dict[str, Any]:
     """Every case, in one process group; ``cpu``: this rank's CPU seconds."""
     start = time.process_time()
     return {
         "compare": compare_cases(),
         "stats": stats_cases(),
+        "exchange": exchange_cases(),
         "memory": memory_cases(memory_sizes),
         "cpu": [time.process_time() - start],
     }

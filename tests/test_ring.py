@@ -1,4 +1,4 @@
-"""Ring attention (selfattn/ring.py): in 1 to 4 gloo processes on 127.0.0.1, the
+"""Ring attention (selfattn/ring/): in 1 to 4 gloo processes on 127.0.0.1, the
 unsharded output and the q, k, v gradients equal SDPA's on the whole sequence; every
 rank computes the blocks of the schedule and sends the bytes of the formula; zigzag
 balances causal work; each rank's memory grows as n / p. Plus the single-process
@@ -30,6 +30,7 @@ from selfattn.ring import (
     ring_schedule,
     ring_simulated,
     run_on_ranks,
+    scores_per_rank,
     shard,
     tiles_per_rank,
     unshard,
@@ -49,16 +50,15 @@ def group_results(p: int) -> dict[str, Any]:
     )
     return {
         key: [row for rank in ranks for row in rank[key]]
-        for key in ("compare", "stats", "memory", "cpu")
+        for key in ("compare", "stats", "exchange", "memory", "cpu")
     }
 
 
 @pytest.mark.parametrize("p", WORLD_SIZES)
 def test_ring_matches_sdpa_in_outputs_and_gradients(p: int) -> None:
     rows = group_results(p)["compare"]
-    assert len(rows) == p * 4 * (
-        4 * 2 + 1
-    )  # ranks x cases x (4 tensors x 2 dtypes + sim)
+    # ranks x cases x (4 tensors x 3 dtypes + the plain form)
+    assert len(rows) == p * 4 * (4 * 3 + 1)
     bad = [r for r in rows if not r["err"] <= r["tol"]]
     assert not bad, "\n".join(
         f"{r['case']}: error {r['err']:.3g} > tolerance {r['tol']:.3g}" for r in bad
@@ -79,6 +79,28 @@ def test_each_rank_computes_the_blocks_of_the_schedule(p: int) -> None:
     for row in group_results(p)["stats"]:
         assert row["pairs_forward"] == row["schedule"], row["rank"]
         assert row["pairs_backward"] == row["schedule"], row["rank"]
+
+
+@pytest.mark.parametrize("p", WORLD_SIZES)
+def test_every_message_goes_through_one_batch_isend_irecv_per_step(p: int) -> None:
+    """Sends to the next rank and receives from the previous one are posted
+    together, as P2POps of one batch_isend_irecv (the order that is safe on NCCL),
+    and the batches carry every byte of the formula."""
+    for row in group_results(p)["exchange"]:
+        rank, batches = row["rank"], row["batches"]
+        # Forward: p - 1 steps send. Backward: p steps, then the hop home.
+        assert len(batches) == (0 if p == 1 else (p - 1) + p + 1), (rank, batches)
+        for ops in batches:
+            sends = [op for op in ops if op[0] == "send"]
+            recvs = [op for op in ops if op[0] == "recv"]
+            assert sends, ops
+            assert len(sends) == len(recvs), ops
+            assert {op[1] for op in sends} == {(rank + 1) % p}, ops
+            assert {op[1] for op in recvs} == {(rank - 1) % p}, ops
+            # A receive for every send, tag by tag, of the same size.
+            assert sorted(op[2:] for op in sends) == sorted(op[2:] for op in recvs)
+        posted = sum(op[2] for ops in batches for op in ops if op[0] == "send")
+        assert posted == row["sent"] == row["formula"], (rank, posted, row)
 
 
 # --8<-- [start:test_zigzag_balances_causal_tiles_and_contiguous_does_not]
@@ -227,6 +249,21 @@ def test_causal_contiguous_last_rank_computes_p_times_the_blocks_of_the_first(
     assert tiles_per_rank(p, layout="contiguous", causal=True)[-1] == 4 * p - 1
 
 
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 8])
+def test_scores_per_rank_count_the_causal_triangle(p: int) -> None:
+    """Counted from the schedule, the kept scores of all ranks add up to the causal
+    triangle (n (n + 1) / 2) or the full square, and equal a brute-force count."""
+    for layout in LAYOUTS:
+        n = 2 * p * 3
+        causal_scores = scores_per_rank(n, p, layout=layout, causal=True)
+        assert sum(causal_scores) == n * (n + 1) // 2
+        assert scores_per_rank(n, p, layout=layout, causal=False) == [n * n // p] * p
+        keep = torch.ones(n, n).tril()  # 1 where key j <= query i
+        for r in range(p):
+            rows = shard(keep, r, p, layout=layout)  # this rank's queries
+            assert causal_scores[r] == int(rows.sum()), (layout, r)
+
+
 def test_bytes_formula_by_hand() -> None:
     # p = 4, n = 65,536, d_k = d_v = 64, float32: 3 blocks of 16,384 x 128 numbers.
     forward, backward = ring_bytes(65_536, 4, d_k=64, d_v=64)
@@ -292,6 +329,16 @@ def test_without_a_process_group_the_error_says_how_to_start_one() -> None:
             "even number",
         ),
         (lambda: ring_bytes(10, 0, d_k=1, d_v=1), ValueError, "world_size"),
+        (
+            lambda: scores_per_rank(10, 4, layout="zigzag", causal=True),
+            ValueError,
+            "8 equal chunks",
+        ),
+        (
+            lambda: scores_per_rank(16, 4, layout="zigzag", causal="yes"),
+            TypeError,
+            "causal",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(call: Any, error: type, match: str) -> None:

@@ -1,11 +1,12 @@
 """The ring-attention figures: who holds which block at each step, the causal tiles
 each rank computes under both layouts (counted by selfattn.ring's schedule), and the
-committed benchmark's per-rank memory."""
+newest committed benchmark's per-rank memory."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 from _common import BAR, RESULTS, WRONG
@@ -16,7 +17,16 @@ from selfattn.ring import chunk_ids, pair_tiles, ring_schedule, tiles_per_rank
 
 P = 4  # ranks in the drawings
 RANK_COLOURS = [BAR, WRONG, "#26a69a", "#d81b60"]  # one per rank, in every figure
-RING_RESULTS = RESULTS / "ring-cpu-2core-float32-2026-11-29.json"
+
+
+def ring_results() -> dict[str, Any]:
+    """The newest full run of benchmarks/bench_ring.py (not a --quick one)."""
+    runs = [
+        json.loads(path.read_text())
+        for path in RESULTS.glob("ring-cpu-*.json")
+        if "-quick-" not in path.name
+    ]
+    return max(runs, key=lambda run: run["date"])
 
 
 def ring_steps(ink: str) -> Figure:
@@ -133,7 +143,7 @@ def _grid_rows(rank: int, layout: str) -> list[int]:
 
 def ring_memory(ink: str) -> Figure:
     """Per-rank peak extra memory against n, from the committed benchmark."""
-    result = json.loads(RING_RESULTS.read_text())
+    result = ring_results()
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     lines: dict[str, tuple[list[int], list[float]]] = {}
     for row in result["results"]:

@@ -20,6 +20,7 @@ from selfattn.ring import (
     ring_attention,
     ring_bytes,
     ring_simulated,
+    scores_per_rank,
     shard,
     tiles_per_rank,
 )
@@ -59,12 +60,13 @@ ring = ring_simulated(q, k, v, world_size=4, causal=True, layout="zigzag")
 print((ring - sdpa(q, k, v, is_causal=True)).abs().max().item())
 
 # %% [markdown]
-# Causal tiles per rank, and the bytes each rank sends (forward, backward) at
-# n = 65,536 with d_k = d_v = 64 in float32:
+# Causal tiles and kept scores per rank at n = 16,384, and the bytes each rank sends
+# (forward, backward) at n = 65,536 with d_k = d_v = 64 in float32:
 
 # %%
 for layout in ("contiguous", "zigzag"):
     print(layout, tiles_per_rank(4, layout=layout, causal=True))
+    print(layout, scores_per_rank(16_384, 4, layout=layout, causal=True))
 print([b / 2**20 for b in ring_bytes(65_536, 4, d_k=64, d_v=64)], "MiB")
 
 # %% [markdown]
