@@ -50,6 +50,7 @@ def new_cache(mha: MultiHeadAttention, x: torch.Tensor) -> SimpleKVCache:
     )
 
 
+# --8<-- [start:test_cached_equals_uncached]
 @FEWER
 @given(mha_cases(), st.data())
 def test_cached_forward_gives_the_causal_forwards_rows_at_every_step(
@@ -68,6 +69,9 @@ def test_cached_forward_gives_the_causal_forwards_rows_at_every_step(
             close(out, mha(x[:, :end])[:, start:])  # recomputing up to here
             assert cache.length == end
             start = end
+
+
+# --8<-- [end:test_cached_equals_uncached]
 
 
 @given(mha_cases())
