@@ -108,7 +108,7 @@ def test_bad_input_is_refused() -> None:
     mha = MultiHeadAttention(3, 4, 6, 2).eval()
     cache = SimpleKVCache(1, 2, 2, 6)
     with pytest.raises(TypeError, match="mha must be a MultiHeadAttention"):
-        cached_forward(torch.nn.Linear(3, 4), torch.zeros(1, 1, 3), cache)  # type: ignore[arg-type]
+        cached_forward(torch.nn.Linear(3, 4), torch.zeros(1, 1, 3), cache)
     with pytest.raises(ValueError, match="cache must have mha's"):
         cached_forward(mha, torch.zeros(1, 1, 3), SimpleKVCache(1, 1, 4, 6))
     with pytest.raises(ValueError, match="the cache's batch 1"):
