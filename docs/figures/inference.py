@@ -147,10 +147,14 @@ def rolling_buffer(ink: str) -> Figure:
         for _ in range(steps):
             module(torch.randn(1, 1, 2), cache=cache)
             held.append(cache.positions.tolist())
-    fig, ax = plt.subplots(figsize=(4.6, 6.4))
+    # One column per step, one row per slot: wide and short, to read on a phone.
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
     colours = [
-        [BAR if p == t else ("none" if p < 0 else "#9fa8da") for p in row]
-        for t, row in enumerate(held)
+        [
+            BAR if held[t][s] == t else ("none" if held[t][s] < 0 else "#9fa8da")
+            for t in range(steps)
+        ]
+        for s in range(window)
     ]
     _grid(ax, colours, ink, labels=False)
     for t, row in enumerate(held):
@@ -158,15 +162,13 @@ def rolling_buffer(ink: str) -> Figure:
             if p >= 0:
                 text = "white" if p == t else "black"
                 ax.text(
-                    s + 0.5, t + 0.5, str(p), ha="center", va="center",
+                    t + 0.5, s + 0.5, str(p), ha="center", va="center",
                     fontsize=FONT, color=text,
                 )  # fmt: skip
-    ax.set_xticks([s + 0.5 for s in range(window)], [str(s) for s in range(window)])
-    ax.set_yticks([t + 0.5 for t in range(steps)], [str(t) for t in range(steps)])
-    ax.set_xlabel("slot (position % 4)", fontsize=FONT)
-    ax.set_ylabel("after decoding position", fontsize=FONT)
-    ax.xaxis.set_label_position("top")
-    ax.xaxis.tick_top()
+    ax.set_yticks([s + 0.5 for s in range(window)], [str(s) for s in range(window)])
+    ax.set_xticks([t + 0.5 for t in range(steps)], [str(t) for t in range(steps)])
+    ax.set_ylabel("slot (p % 4)", fontsize=FONT)
+    ax.set_xlabel("after decoding position p", fontsize=FONT)
     fig.tight_layout()
     return fig
 
