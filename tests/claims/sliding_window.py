@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from selfattn import GroupedQueryAttention, band_mask
+from selfattn import GroupedQueryAttention, band_mask, kv_cache_bytes
 from tests.claims.kv_cache import decode_results
 from tests.test_claims import Claim
 
@@ -69,12 +69,19 @@ def decode_cache_holds_at_most_window() -> None:
             assert int((cache.positions >= 0).sum()) <= 3
 
 
+def window_keeps_a_64th() -> None:
+    sizes = {"n_layers": 4, "n_kv_heads": 8, "head_dim": 32}
+    full = kv_cache_bytes(32768, **sizes)
+    assert 64 * kv_cache_bytes(32768, window=512, **sizes) == full
+
+
 def all_scores_computed() -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         module_computes_all_scores(monkeypatch)
 
 
 CLAIMS = [
+    Claim("a window of 512 keeps one sixty-fourth of the cache", window_keeps_a_64th),
     Claim("where the cache holds at most keys", decode_cache_holds_at_most_window),
     Claim("for queries the band keeps exactly", band_keeps_exactly),
     Claim(
