@@ -26,6 +26,7 @@ from selfattn.inference import (
     kv_cache_bytes,
     repeat_kv,
 )
+from selfattn.kvcache import SimpleKVCache, cached_forward
 from selfattn.masks import causal_mask
 from selfattn.multihead import (
     MultiHeadAttention,
@@ -83,6 +84,7 @@ __all__ = [
     "MultiHeadAttentionWrapper",
     "SelfAttentionLinear",
     "SelfAttentionParams",
+    "SimpleKVCache",
     "attention_loop",
     "attention_matmul",
     "attention_online",
@@ -92,6 +94,7 @@ __all__ = [
     "attention_tiled",
     "attention_weights",
     "band_mask",
+    "cached_forward",
     "causal_mask",
     "causal_softmax",
     "causal_softmax_renormalised",

@@ -268,8 +268,6 @@ class KVCache:
         self.positions.fill_(-1)
         self.length = 0
 
-    # --8<-- [end:KVCache]
-
     @property
     def nbytes(self) -> int:
         """Bytes held by the keys and values (the positions not counted)."""
@@ -279,7 +277,6 @@ class KVCache:
     def batch_size(self) -> int:
         return int(self.keys.shape[0])
 
-    # --8<-- [start:append]
     def append(
         self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -297,9 +294,6 @@ class KVCache:
         keys, values = self.keys[:, :, :end], self.values[:, :, :end]
         return keys, values, self.positions[:end]  # views, no copy
 
-    # --8<-- [end:append]
-
-    # --8<-- [start:roll]
     def roll(
         self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -324,7 +318,8 @@ class KVCache:
         self.length = end
         return keys, values, positions
 
-    # --8<-- [end:roll]
+
+# --8<-- [end:KVCache]
 
 
 def check_gqa_config(

@@ -366,6 +366,24 @@ TABLE: dict[str, Callable[[], list[Call]]] = {
         )
     ],
     "decode_step_plain": decode_calls,
+    "SimpleKVCache": lambda: [
+        Call(
+            selfattn.SimpleKVCache,
+            {"batch_size": 1, "n_heads": 2, "head_dim": 2, "capacity": 6},
+            extra={"capacity": [0], "n_heads": [0]},
+        )
+    ],
+    "cached_forward": lambda: [
+        Call(
+            selfattn.cached_forward,
+            {
+                "mha": selfattn.MultiHeadAttention(3, 4, 6, 2).eval(),
+                "x": t(1, 2, 3),
+                "cache": selfattn.SimpleKVCache(1, 2, 2, 6),
+            },
+            tied={"x": (-1,)},
+        )
+    ],
     "grouped_attention": lambda: grouped(selfattn.grouped_attention),
     "grouped_attention_plain": lambda: grouped(selfattn.grouped_attention_plain),
     "repeat_kv": lambda: [

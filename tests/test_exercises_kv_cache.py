@@ -7,9 +7,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selfattn import band_mask
+from selfattn import MultiHeadAttention, band_mask
 from selfattn.exercises.kv_cache import decode_token_by_token, scores_computed
-from tests.test_inference import TOL, Case, gqa_cases
+from tests.test_kvcache import TOL, mha_cases
 
 
 @pytest.mark.parametrize("n", range(10))
@@ -24,17 +24,20 @@ def test_scores_computed_counts_the_kept_entries_of_each_steps_mask(n: int) -> N
     assert uncached == n * (n + 1) * (n + 2) // 6
 
 
-@given(gqa_cases(window=False))
-def test_decode_token_by_token_equals_the_causal_forward(case: Case) -> None:
+@given(mha_cases())
+def test_decode_token_by_token_equals_the_causal_forward(
+    case: tuple[MultiHeadAttention, torch.Tensor],
+) -> None:
+    mha, x = case
     with torch.no_grad():
-        out = decode_token_by_token(case.module, case.x)
-        torch.testing.assert_close(out, case.module(case.x), rtol=TOL, atol=TOL)
+        out = decode_token_by_token(mha, x)
+        torch.testing.assert_close(out, mha(x), rtol=TOL, atol=TOL)
 
 
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="n must be >= 0"):
         scores_computed(-1, cached=True)
-    with pytest.raises(TypeError, match="module must be a GroupedQueryAttention"):
+    with pytest.raises(TypeError, match="mha must be a MultiHeadAttention"):
         decode_token_by_token(torch.nn.Linear(2, 2), torch.zeros(1, 1, 2))
 
 

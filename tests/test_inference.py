@@ -30,6 +30,7 @@ from selfattn import (
     grouped_attention_plain,
     kv_cache_bytes,
     repeat_kv,
+    rope,
 )
 from tests.conftest import eps
 
@@ -232,6 +233,34 @@ def test_sliding_window_equals_sdpa_with_a_band_mask(case: Case) -> None:
 
 
 # --8<-- [end:test_window_equals_sdpa]
+
+
+@given(gqa_cases(rope=True), st.sampled_from([2.0, 100.0, 500000.0]))
+def test_rope_base_sets_the_rotation_of_queries_and_keys(
+    case: Case, base: float
+) -> None:
+    # The reference rotates with `rope` itself, outside the module: a module that
+    # ignored `rope_base` (kept 10,000) would differ by ~1e-1 for these bases.
+    m, x = case.module, case.x
+    n = x.shape[1]
+    module = GroupedQueryAttention(
+        m.d_in, m.d_out, m.n_heads, m.n_kv_heads,
+        context_length=m.context_length, window=m.window, rope=True,
+        qkv_bias=m.W_query.bias is not None, rope_base=base,
+    ).double().eval()  # fmt: skip
+    module.load_state_dict(m.state_dict())
+    pos = torch.arange(n)
+    with torch.no_grad():
+        q = module.W_query(x).unflatten(-1, (m.n_heads, -1)).transpose(1, 2)
+        k = module.W_key(x).unflatten(-1, (m.n_kv_heads, -1)).transpose(1, 2)
+        v = module.W_value(x).unflatten(-1, (m.n_kv_heads, -1)).transpose(1, 2)
+        q, k = rope(q, pos, base=base), rope(k, pos, base=base)
+        z = grouped_attention(q, k, v, band_mask(pos, pos, m.window))
+        expected = module.out_proj(z.transpose(1, 2).flatten(2))
+        close(module(x), expected)
+        cache = module.new_cache(x.shape[0])
+        for i in range(n):  # and through the cache, token by token
+            close(module(x[:, i : i + 1], cache=cache), expected[:, i : i + 1])
 
 
 # --8<-- [start:test_rolling_cache]

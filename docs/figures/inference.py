@@ -28,7 +28,9 @@ def decode_results() -> dict[str, Any]:
     return result
 
 
-def _grid(ax: Any, colours: list[list[str]], ink: str, labels: bool = True) -> None:
+def _grid(
+    ax: Any, colours: list[list[str]], ink: str, labels: bool = True, first: int = 0
+) -> None:
     n_rows, n_cols = len(colours), len(colours[0])
     for i in range(n_rows):
         for j in range(n_cols):
@@ -52,12 +54,19 @@ def _grid(ax: Any, colours: list[list[str]], ink: str, labels: bool = True) -> N
         ax.spines[side].set_visible(False)
     ax.tick_params(labelsize=FONT - 2)
     if labels:
-        ax.set_xticks([j + 0.5 for j in range(n_cols)], [str(j) for j in range(n_cols)])
-        ax.set_yticks([i + 0.5 for i in range(n_rows)], [str(i) for i in range(n_rows)])
+        ax.set_xticks(
+            [j + 0.5 for j in range(n_cols)], [str(first + j) for j in range(n_cols)]
+        )
+        ax.set_yticks(
+            [i + 0.5 for i in range(n_rows)], [str(first + i) for i in range(n_rows)]
+        )
 
 
 def kv_cache_step(ink: str) -> Figure:
-    """Step 6 of a decode: which scores q(i).k(j) are computed, without and with cache."""
+    """Step 6 of a decode: which scores q(i).k(j) are computed, without and with cache.
+
+    Tokens are numbered 1..6, as on the page (x^(1)..x^(6)).
+    """
     n = 6
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 4.2))
     for ax, cached in zip(axes, (False, True), strict=True):
@@ -68,7 +77,7 @@ def kv_cache_step(ink: str) -> Figure:
                     colours[i][j] = BAR  # the new query's row: needed
                 elif not cached:
                     colours[i][j] = WRONG  # computed again, thrown away
-        _grid(ax, colours, ink)
+        _grid(ax, colours, ink, first=1)
         ax.set_xlabel("key j", fontsize=FONT)
         ax.set_ylabel("query i", fontsize=FONT)
         ax.set_title("with the cache" if cached else "without", fontsize=FONT)
@@ -93,16 +102,18 @@ def decode_speed(ink: str) -> Figure:
     rows = result["speed"]
     n = [r["n"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    ax.plot(n, [r["cached_tokens_per_cpu_s"] for r in rows], "o-", color=BAR)
-    ax.plot(n, [r["uncached_tokens_per_cpu_s"] for r in rows], "s--", color=WRONG)
-    ax.text(n[0], rows[0]["cached_tokens_per_cpu_s"] * 1.6, "with the cache", color=ink)
-    ax.text(n[0], rows[0]["uncached_tokens_per_cpu_s"] * 1.6, "without", color=ink)
+    cached = [r["cached_tokens_per_s"] for r in rows]
+    uncached = [r["uncached_tokens_per_s"] for r in rows]
+    ax.plot(n, cached, "o-", color=BAR)
+    ax.plot(n, uncached, "s--", color=WRONG)
+    ax.text(n[0], cached[0] * 1.6, "with the cache", color=ink, fontsize=FONT)
+    ax.text(n[0], uncached[0] * 1.6, "without", color=ink, fontsize=FONT)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{v:,}" for v in n])
-    ax.set_ylim(top=rows[0]["cached_tokens_per_cpu_s"] * 5)
+    ax.set_ylim(top=max(cached) * 5)
     ax.set_xlabel("context length n (tokens)", fontsize=FONT)
-    ax.set_ylabel("tokens per CPU second", fontsize=FONT)
+    ax.set_ylabel("tokens per second", fontsize=FONT)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -136,10 +147,14 @@ def rolling_buffer(ink: str) -> Figure:
         for _ in range(steps):
             module(torch.randn(1, 1, 2), cache=cache)
             held.append(cache.positions.tolist())
-    fig, ax = plt.subplots(figsize=(4.6, 6.4))
+    # One column per step, one row per slot: wide and short, to read on a phone.
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
     colours = [
-        [BAR if p == t else ("none" if p < 0 else "#9fa8da") for p in row]
-        for t, row in enumerate(held)
+        [
+            BAR if held[t][s] == t else ("none" if held[t][s] < 0 else "#9fa8da")
+            for t in range(steps)
+        ]
+        for s in range(window)
     ]
     _grid(ax, colours, ink, labels=False)
     for t, row in enumerate(held):
@@ -147,15 +162,13 @@ def rolling_buffer(ink: str) -> Figure:
             if p >= 0:
                 text = "white" if p == t else "black"
                 ax.text(
-                    s + 0.5, t + 0.5, str(p), ha="center", va="center",
+                    t + 0.5, s + 0.5, str(p), ha="center", va="center",
                     fontsize=FONT, color=text,
                 )  # fmt: skip
-    ax.set_xticks([s + 0.5 for s in range(window)], [str(s) for s in range(window)])
-    ax.set_yticks([t + 0.5 for t in range(steps)], [str(t) for t in range(steps)])
-    ax.set_xlabel("slot (position % 4)", fontsize=FONT)
-    ax.set_ylabel("after decoding position", fontsize=FONT)
-    ax.xaxis.set_label_position("top")
-    ax.xaxis.tick_top()
+    ax.set_yticks([s + 0.5 for s in range(window)], [str(s) for s in range(window)])
+    ax.set_xticks([t + 0.5 for t in range(steps)], [str(t) for t in range(steps)])
+    ax.set_ylabel("slot (p % 4)", fontsize=FONT)
+    ax.set_xlabel("after decoding position p", fontsize=FONT)
     fig.tight_layout()
     return fig
 

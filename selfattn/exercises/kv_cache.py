@@ -6,8 +6,14 @@ from typing import Any
 
 import torch
 
-from selfattn._checks import check_flag, check_positive_int, checked_by
-from selfattn.inference import GroupedQueryAttention
+from selfattn._checks import (
+    check_flag,
+    check_positive_int,
+    check_sequence,
+    checked_by,
+)
+from selfattn.kvcache import SimpleKVCache, cached_forward
+from selfattn.multihead import MultiHeadAttention
 
 
 def check_scores_args(n: Any, *, cached: Any) -> None:
@@ -32,27 +38,27 @@ def scores_computed(n: int, *, cached: bool) -> int:
 # --8<-- [end:scores_computed]
 
 
-def check_decode_args(module: Any, x: Any) -> None:
-    """A GroupedQueryAttention and `x` (batch, n, d_in) with n >= 1."""
-    if not isinstance(module, GroupedQueryAttention):
-        raise TypeError(
-            f"module must be a GroupedQueryAttention, got {type(module).__name__}"
+def check_decode_args(mha: Any, x: Any) -> None:
+    """A MultiHeadAttention and `x` (batch, n, d_in) with 1 <= n <= context_length."""
+    if not isinstance(mha, MultiHeadAttention):
+        raise TypeError(f"mha must be a MultiHeadAttention, got {type(mha).__name__}")
+    check_sequence("x", x, mha.d_in)
+    if x.dim() != 3 or not 1 <= x.shape[1] <= mha.context_length:
+        raise ValueError(
+            f"x must have shape (batch, n, d_in) with 1 <= n <= context_length="
+            f"{mha.context_length}, got {tuple(x.shape)}"
         )
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] < 1:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must have shape (batch, n >= 1, d_in), got {got}")
 
 
 @checked_by(check_decode_args)
 # --8<-- [start:decode_token_by_token]
-def decode_token_by_token(
-    module: GroupedQueryAttention, x: torch.Tensor
-) -> torch.Tensor:
+def decode_token_by_token(mha: MultiHeadAttention, x: torch.Tensor) -> torch.Tensor:
     """Feed `x` (batch, n, d_in) through a new cache one token at a
-    time; the outputs side by side, (batch, n, d_out): `module(x)`.
+    time; the outputs side by side, (batch, n, d_out): `mha(x)`.
     """
-    cache = module.new_cache(x.shape[0])
-    outs = [module(x[:, i : i + 1], cache=cache) for i in range(x.shape[1])]
+    batch, n, _ = x.shape
+    cache = SimpleKVCache(batch, mha.num_heads, mha.head_dim, n, x.dtype)
+    outs = [cached_forward(mha, x[:, i : i + 1], cache) for i in range(n)]
     return torch.cat(outs, dim=1)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import torch
 
@@ -67,7 +70,61 @@ def measured_peak_follows_the_kv_heads() -> None:
         assert r["peak_rss_increase_bytes"] >= r["cache_tensor_bytes"]
 
 
+def _decode_benchmark() -> ModuleType:
+    path = RESULTS.parent / "decode.py"
+    spec = importlib.util.spec_from_file_location("decode_benchmark", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def caches_hold_prompt_and_decoded_tokens() -> None:
+    # The benchmark's own fill: a prompt of n - 8 tokens, then 8 decode steps.
+    bench = _decode_benchmark()
+    for h_kv, window in ((8, None), (2, None), (1, None), (8, 16)):
+        layers = bench.build_gqa(h_kv, window)
+        with torch.no_grad():
+            caches = bench.fill_and_decode(layers, 40)
+        assert bench.DECODED == 8
+        assert [c.length for c in caches] == [40] * len(layers)
+        assert sorted(int(p) for p in caches[0].positions if p >= 0)[-1] == 39
+    for row in _newest()["memory"]:  # and what the committed run recorded
+        if "cache_length" in row:
+            assert row["prompt_tokens"] == row["n"] - 8
+            assert row["decoded_tokens"] == 8
+            assert row["cache_length"] == row["n"]
+
+
+def bytes_fall_by_the_group_size() -> None:
+    rows = {r["config"]: r for r in _newest()["memory"]}
+    mha = rows["MHA"]["bytes_per_cached_token"]
+    for name, times in (("GQA", 4), ("MQA", 8)):
+        row = rows[name]
+        assert row["n_heads"] // row["n_kv_heads"] == times
+        assert mha == times * row["bytes_per_cached_token"]  # exactly
+
+
+def _newest() -> dict[str, Any]:
+    paths = sorted(
+        p for p in RESULTS.glob("decode-cpu-*.json") if "quick" not in p.name
+    )
+    result: dict[str, Any] = json.loads(paths[-1].read_text())
+    return result
+
+
 CLAIMS = [
+    Claim(
+        "the caches take a prompt of tokens (the prefill) and 8 more tokens are "
+        "decoded, tokens in all",
+        caches_hold_prompt_and_decoded_tokens,
+    ),
+    Claim(
+        "fall by n_heads / n_kv_heads exactly (8 to 2 to 1 key/value heads: 4 and 8 "
+        "times less)",
+        bytes_fall_by_the_group_size,
+    ),
     Claim(
         "it falls along with the number of key/value heads",
         measured_peak_follows_the_kv_heads,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from selfattn import GroupedQueryAttention, band_mask
+from selfattn import GroupedQueryAttention, band_mask, kv_cache_bytes
 from tests.claims.kv_cache import decode_results
 from tests.test_claims import Claim
 
@@ -16,6 +16,32 @@ def rows_keep_at_most_window() -> None:
         for w in range(1, 6):
             kept = band_mask(pos, pos, w).sum(dim=-1)
             assert int(kept.max()) == min(n, w)
+
+
+def band_keeps_exactly() -> None:
+    for n in range(1, 40):
+        pos = torch.arange(n)
+        for w in range(1, n + 1):  # n >= w
+            kept = int(band_mask(pos, pos, w).sum())
+            assert kept == n * w - w * (w - 1) // 2
+            assert kept <= n * (n + 1) // 2
+
+
+def module_computes_all_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import selfattn.inference as inference
+
+    seen: list[tuple[int, ...]] = []
+    original = inference.grouped_attention
+
+    def spy(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.Tensor):  # type: ignore[no-untyped-def]
+        seen.append((q.shape[-2], k.shape[-2]))
+        return original(q, k, v, keep)
+
+    monkeypatch.setattr(inference, "grouped_attention", spy)
+    module = GroupedQueryAttention(2, 4, 2, 1, context_length=12, window=3)
+    with torch.no_grad():
+        module(torch.zeros(1, 12, 2))
+    assert seen == [(12, 12)]  # every query against every key: n^2 scores
 
 
 def chunks_of_at_most_the_window() -> None:
@@ -33,7 +59,35 @@ def window_cache_is_an_eighth() -> None:
     assert window["cache_bytes_at_n"] == rows["MQA"]["cache_bytes_at_n"]
 
 
+def decode_cache_holds_at_most_window() -> None:
+    module = GroupedQueryAttention(2, 2, 1, 1, context_length=20, window=3)
+    cache = module.new_cache(1)
+    with torch.no_grad():
+        for _ in range(20):
+            module(torch.randn(1, 1, 2), cache=cache)
+            assert cache.keys.shape[2] == 3
+            assert int((cache.positions >= 0).sum()) <= 3
+
+
+def window_keeps_a_64th() -> None:
+    sizes = {"n_layers": 4, "n_kv_heads": 8, "head_dim": 32}
+    full = kv_cache_bytes(32768, **sizes)
+    assert 64 * kv_cache_bytes(32768, window=512, **sizes) == full
+
+
+def all_scores_computed() -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        module_computes_all_scores(monkeypatch)
+
+
 CLAIMS = [
+    Claim("a window of 512 keeps one sixty-fourth of the cache", window_keeps_a_64th),
+    Claim("where the cache holds at most keys", decode_cache_holds_at_most_window),
+    Claim("for queries the band keeps exactly", band_keeps_exactly),
+    Claim(
+        "over a whole sequence it computes all scores and masks those outside the band",
+        all_scores_computed,
+    ),
     Claim("each row has at most", rows_keep_at_most_window),
     Claim("A long prompt is fed in chunks of at most", chunks_of_at_most_the_window),
     Claim(
