@@ -76,7 +76,9 @@ def parse_source(text: str) -> Source:
     rest = match["rest"] or ""
     # The venue is the first sentence after the title: up to ". " before a capital.
     split = re.search(r"\.\s+(?=[A-Z`*(])", rest)
-    venue, note = (rest[: split.start() + 1], rest[split.end() :]) if split else (rest, "")
+    venue, note = (
+        (rest[: split.start() + 1], rest[split.end() :]) if split else (rest, "")
+    )
     return Source(
         text, match["authors"], match["year"], match["title"], venue.strip(), note
     )

@@ -8,6 +8,7 @@ uses in headings (Greek letters, sub- and superscripts, square roots, fractions,
 a few operators); anything else loses its backslash and braces.
 """
 
+# ruff: noqa: RUF001 (Greek letters and math symbols are the point of this file)
 from __future__ import annotations
 
 import re
@@ -28,8 +29,14 @@ SYMBOLS = {
     "ldots": "…", "dots": "…", "cdots": "⋯", "top": "ᵀ", "sum": "Σ", "pm": "±",
     "log": "log", "exp": "exp", "max": "max", "min": "min", "quad": " ", ",": " ",
 }  # fmt: skip
-SUB = dict(zip("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
-SUP = dict(zip("0123456789+-=()Tinkdᵀ", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵀⁱⁿᵏᵈᵀ"))
+SUB = dict(
+    zip(
+        "0123456789+-=()aehijklmnoprstuvx",
+        "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ",
+        strict=True,
+    )
+)
+SUP = dict(zip("0123456789+-=()Tinkdᵀ", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵀⁱⁿᵏᵈᵀ", strict=True))
 GROUP = r"(\{(?:[^{}]|\{[^{}]*\})*\}|\\[A-Za-z]+|.)"
 
 

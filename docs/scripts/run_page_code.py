@@ -85,9 +85,11 @@ def page_blocks(source: str) -> list[Block]:
             continue
         block = Block(text_of(match["code"]))
         nxt = found[k + 1] if k + 1 < len(found) else None
-        if nxt is not None and nxt["lang"] == "text" and not source[
-            match.end() : nxt.start()
-        ].strip():
+        if (
+            nxt is not None
+            and nxt["lang"] == "text"
+            and not source[match.end() : nxt.start()].strip()
+        ):
             block.shown = text_of(nxt["code"])
         else:
             stop = next(
@@ -129,9 +131,10 @@ def static_problems(blocks: list[Block]) -> list[str]:
             continue
         for node in ast.walk(tree):
             taken: list[str] = []
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[
-                0
-            ] == "selfattn":
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").split(".")[0] == "selfattn"
+            ):
                 taken = [alias.name for alias in node.names]
             elif isinstance(node, ast.Import):
                 modules.update(
@@ -231,14 +234,19 @@ def reader_venv(venv: Path, site: Path) -> str:
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     has_torch = subprocess.run(
         [str(python), "-I", "-c", "import torch"], capture_output=True, check=False
     )
     if has_torch.returncode != 0:
-        subprocess.run(
-            [*pip, "-c", str(ROOT / "constraints.txt"), "torch"], check=True
-        )
+        subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), "torch"], check=True)
     wheels = sorted((site / "downloads").glob("selfattn-*.whl"))
     if not wheels:
         raise SystemExit(f"no selfattn wheel in {site}/downloads: build the site first")
