@@ -96,7 +96,7 @@ def page_blocks(source: str) -> list[Block]:
                 (m.start() for m in found[k + 1 :] if m["lang"] == "python"),
                 len(source),
             )
-            block.after = text_of(source[match.end() : stop])
+            block.after = html.unescape(TAG.sub(" ", source[match.end() : stop]))
         blocks.append(block)
     return blocks
 
