@@ -284,13 +284,12 @@ REQUIRED_SOURCES = [
 
 
 def chapter_pages() -> list[tuple[str, str]]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
+    # mkdocs.yml's !ENV tags read as None: only the nav matters here.
+    loader: Any = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=loader)
     return [
         (title, path)
         for title, path in references.nav_pages(config["nav"])

@@ -27,7 +27,7 @@ from mkdocs.structure.files import File, Files
 PAGE = "references.md"
 HEADING = "## References"
 SOURCE = re.compile(
-    r"^(?P<authors>.+?) \((?P<year>\d{4}[a-z]?|n\.d\.)\)\. \*(?P<title>.+?)\*\.?"
+    r"^(?P<authors>.+?) \((?P<year>\d{4}[a-z]?|n\.d\.)\)\. \*(?P<title>.+?)\*[.,]?"
     r"(?:\s+(?P<rest>.*))?$",
     re.S,
 )

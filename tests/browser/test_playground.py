@@ -296,7 +296,7 @@ def test_playground_appears_once_after_instant_navigation(
 
 # The state each page's panel opens in: the query (from 0), the switches the page has
 # taught (only those are shown), and whether scale and mask start on.
-OPENS = {
+OPENS: dict[str, dict[str, Any]] = {
     "step-by-step/": {"query": "0", "switches": [], "scale": False, "causal": False},
     "all-at-once/": {"query": "0", "switches": [], "scale": False, "causal": False},
     "causal-attention/": {
@@ -481,7 +481,8 @@ def test_every_control_shows_a_focus_ring(
     page.locator(PANEL).wait_for()
     controls = page.locator(f"{PANEL} select, {PANEL} input, {PANEL} button").count()
     page.locator(f"{PANEL} .playground__title").click()  # the keyboard starts here
-    seen, missing = [], []
+    seen: list[str] = []
+    missing: list[str] = []
     for _ in range(controls + 8):
         page.keyboard.press("Tab")
         state = page.evaluate(FOCUS_RING_JS)
