@@ -212,9 +212,9 @@ def test_playground_shows_selfattns_numbers(
         query = rng.randrange(n)
         set_state(page, x, query, scale, causal)
         shown = read(page)
-        label = f"scale={scale} causal={causal} x={x}"
-        assert embeddings_shown(shown) == x, f"{label}: inputs did not take the values"
-        problems += [f"{label}: {p}" for p in compare(shown, x)]
+        what = f"scale={scale} causal={causal} x={x}"
+        assert embeddings_shown(shown) == x, f"{what}: inputs did not take the values"
+        problems += [f"{what}: {p}" for p in compare(shown, x)]
 
     # The state travels in the address: a new tab opened there shows the same.
     shared = read(page)

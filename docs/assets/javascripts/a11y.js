@@ -16,6 +16,14 @@ function selfattnA11y() {
   focusIfScrolling(".md-typeset__scrollwrap", "Table (scrolls sideways)");
   focusIfScrolling(".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)");
   focusIfScrolling(".md-typeset .katex-display", "Formula (scrolls sideways)");
+  // Code never wraps: a block with a long line scrolls sideways, and the keyboard
+  // must reach it on a touch screen too (Material adds tabindex only where the
+  // device can hover).
+  document.querySelectorAll(".md-typeset pre > code").forEach((code) => {
+    if (code.scrollWidth > code.clientWidth && !code.hasAttribute("tabindex")) {
+      code.setAttribute("tabindex", "0");
+    }
+  });
 }
 function focusIfScrolling(selector, label) {
   document.querySelectorAll(selector).forEach((el) => {
