@@ -8,8 +8,10 @@ session:
   thorough, typecheck, docs, serve, browser, bench and lint (ruff only) all run
   there; a session installs only its own extras, so ``nox -s serve`` on a fresh
   clone installs only what the site needs.
-* ``.nox/plain``: torch and selfattn alone, as a reader has them: the page snippets
-  run there, and the downloaded notebooks install selfattn into it from the site.
+* ``.nox/plain``: torch and selfattn alone, as a reader has them: the downloaded
+  notebooks install selfattn into it from the site.
+* ``.nox/reader``: torch and the wheel the site ships, nothing else: the pages' code,
+  copied as a reader copies it, runs there (``nox -s snippets``).
 
 Everything installs through ``constraints.txt``. To get torch's CPU build on Linux
 (PyPI's default torch there is the CUDA build), set ``SELFATTN_TORCH_INDEX``, e.g.
@@ -136,13 +138,26 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def snippets(session: nox.Session) -> None:
-    """Run every page's Python code blocks, in page order, with only selfattn installed.
+    """Copy each page's Python code, in page order, into one file and run it as a
+    reader would: in .nox/reader, a virtualenv holding only torch and the wheel the
+    site ships, in a temporary folder outside the repository, with ``python -I``; what
+    it prints must be what the page shows (docs/scripts/run_page_code.py).
 
-    Reads the built site (run `nox -s docs` first, as `nox` does): what is checked is
-    exactly the code a reader copies.
+    Reads the built site ($SELFATTN_SITE_DIR, else site/, built if missing). The
+    virtualenv is created once and reused; the wheel is reinstalled on each run. Pass
+    page names after -- to check only those.
     """
-    install(session, env="plain")
-    session.run("python", "-I", "docs/scripts/run_page_code.py", "site")
+    install(session, "docs")  # the site build, when there is none yet
+    site = os.environ.get("SELFATTN_SITE_DIR") or "site"
+    if not Path(site, "downloads").is_dir():
+        session.run("mkdocs", "build", "--strict", "-d", site, env=DOCS_ENV)
+    reader = Path(session._runner.global_config.envdir) / "reader"
+    index = os.environ.get("SELFATTN_TORCH_INDEX")
+    session.run(
+        "python", "-I", "docs/scripts/run_page_code.py", site, *session.posargs,
+        "--venv", str(reader),
+        env={"PIP_EXTRA_INDEX_URL": index} if index else {},
+    )  # fmt: skip
 
 
 @nox.session(venv_backend="none")
@@ -150,8 +165,8 @@ def notebooks(session: nox.Session) -> None:
     """Each notebook, downloaded from the built site served on 127.0.0.1, runs in a
     virtualenv with torch and pip but no selfattn: its first cell installs the wheel
     the site ships. The site is $SELFATTN_SITE_DIR if set, else site/ (built if
-    missing). Uses .nox/plain (selfattn is uninstalled there first; `nox -s
-    snippets` puts it back) and ipykernel in .nox/kernel, on the kernel's path only.
+    missing). Uses .nox/plain (selfattn is uninstalled there first: each notebook
+    installs it from the site) and ipykernel in .nox/kernel, on the kernel's path only.
     """
     plain = shared_env(session, "plain")
     session.install(*CONSTRAINTS, *torch_index(), "torch")

@@ -69,8 +69,24 @@ def computed_numbers() -> set[str]:
             ]
         ),
     ]
+    tensors += playground_experiments(x)
     values = [v for t in tensors for v in t.flatten().tolist()]
     return {f"{v:.{places}f}" for v in values for places in (3, 4)}
+
+
+def playground_experiments(x: torch.Tensor) -> list[torch.Tensor]:
+    """The weights the playground shows after each experiment its pages suggest (the
+    browser test, tests/browser/test_playground.py, performs them in the panel)."""
+    doubled, copied = x.clone(), x.clone()
+    doubled[1] *= 2  # "double the three numbers of x^(2)"
+    copied[5] = x[0]  # "copy x^(1) into x^(6)"
+    return [
+        selfattn.attention_weights(doubled, doubled, scale=1.0),
+        selfattn.attention_weights(copied, copied, scale=1.0),
+        selfattn.attention_weights(x, x, scale=1.0, causal=True),
+        selfattn.attention_weights(x, x, causal=True),  # with the 1/sqrt(d_k) scale
+        torch.ones(1),  # every row sum
+    ]
 
 
 def quoted_numbers(text: str) -> list[str]:

@@ -4,9 +4,12 @@ A page asks for the playground with one line of HTML in its Markdown:
 
     <div class="playground" markdown="0"></div>
 
-optionally with ``data-query="1"`` (the query token first shown), ``data-scale="on"``
-(start with the 1/sqrt(d) scale) or ``data-causal="on"`` (start with the causal
-mask). At build time this hook writes the tokens and embeddings from
+optionally with ``data-query="1"`` (the query first shown, counting from 0),
+``data-switches="scale causal"`` (the switches a page shows: only those it has
+taught; none by default), ``data-scale="on"`` (start with the 1/sqrt(d_k) scale) or
+``data-causal="on"`` (start with the causal mask). The suggested experiments next to
+a panel are the page's own text (``<div class="playground-try" markdown>``); the
+browser test performs each one. At build time this hook writes the tokens and embeddings from
 ``selfattn.TOKENS`` and ``selfattn.EMBEDDINGS`` into the panel's data attributes, and
 adds the panel's script (``assets/javascripts/playground.js``) right after it, only
 on the pages that have a panel. The script is inside the page's content, so Material's

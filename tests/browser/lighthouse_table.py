@@ -5,8 +5,10 @@
 Runs npm's ``lighthouse`` (pinned in package.json; ``npm ci`` installs it) in its
 default mode, a simulated mid-range phone on a slow 4G link, against Debian's
 chromium (``CHROME_PATH``, default /usr/bin/chromium; no browser is downloaded), one
-page at a time, and prints a table: the four category scores, the largest
-contentful paint (LCP) and the total blocking time (TBT). Pages are paths relative
+page at a time, and prints a Markdown table: the four category scores (performance
+as the median of ``--runs N`` runs), the largest contentful paint (LCP), the total
+blocking time (TBT), the machine (CPU model and cores) and the date, then the load
+average at the start and the end of the run. Pages are paths relative
 to the site's root; the default is a representative list (the home page, the Part I
 and Part II chapters with the most math and figures, a notebook page), ``--all``
 every page. Nothing here asserts a score: the numbers depend on the machine's load.
@@ -16,6 +18,7 @@ every page. Nothing here asserts a score: the numbers depend on the machine's lo
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import gzip
 import json
@@ -141,15 +144,35 @@ def median_row(runs: list[dict[str, float | None]]) -> dict[str, float | None]:
     return ranked[len(ranked) // 2]
 
 
-def table(rows: dict[str, dict[str, float | None]]) -> str:
-    head = "| page | perf | a11y | best pr. | SEO | LCP | TBT |"
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
+def machine() -> str:
+    """The CPU model and the number of cores the run had."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = " ".join(line.split(":", 1)[1].split())
+                break
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def table(rows: dict[str, dict[str, float | None]], runs: int, date: str) -> str:
+    head = (
+        f"| page | perf (median of {runs}) | a11y | best pr. | SEO | LCP | TBT | "
+        "machine | date |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    where = machine()
     for page, r in rows.items():
         scores = [r[c] for c in CATEGORIES]
         cells = ["-" if s is None else f"{s:.0f}" for s in scores]
         lines.append(
             f"| {page or '(home)'} | {' | '.join(cells)} | "
-            f"{r['lcp_s']:.1f} s | {r['tbt_ms']:.0f} ms |"
+            f"{r['lcp_s']:.1f} s | {r['tbt_ms']:.0f} ms | {where} | {date} |"
         )
     return "\n".join(lines)
 
@@ -180,6 +203,8 @@ def main() -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
     server, base = serve(site)
     rows = {}
+    date = datetime.date.today().isoformat()
+    load_at_start = load()
     try:
         for page in pages:
             runs = [
@@ -192,7 +217,11 @@ def main() -> int:
         server.shutdown()
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    print(table(rows))
+    print(table(rows, args.runs, date))
+    print(
+        f"\nLoad average (1, 5, 15 min) at the start: {load_at_start}; "
+        f"at the end: {load()}."
+    )
     return 0
 
 

@@ -11,16 +11,23 @@ function selfattnA11y() {
   document.querySelectorAll(".jupyter-wrapper .highlight-ipynb").forEach((cell) => {
     if (!cell.hasAttribute("tabindex")) cell.setAttribute("tabindex", "0");
   });
-  // Likewise a table wider than the page, inside Material's scrolling wrapper, and a
-  // notebook output that scrolls sideways (it never wraps inside a number).
-  focusIfScrolling(".md-typeset__scrollwrap", "Table (scrolls sideways)");
-  focusIfScrolling(".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)");
-  focusIfScrolling(".md-typeset .katex-display", "Formula (scrolls sideways)");
-}
-function focusIfScrolling(selector, label) {
-  document.querySelectorAll(selector).forEach((el) => {
-    if (el.scrollWidth > el.clientWidth && !el.hasAttribute("tabindex")) {
-      el.setAttribute("tabindex", "0");
+  // Likewise a table wider than the page, inside Material's scrolling wrapper, a
+  // notebook output that scrolls sideways (it never wraps inside a number), a wide
+  // formula, and a code block (code never wraps: a long line scrolls; Material adds
+  // tabindex only where the device can hover). All sizes are read first, then the
+  // attributes written: one layout, not one per element.
+  const scrolling = [
+    [".md-typeset__scrollwrap", "Table (scrolls sideways)"],
+    [".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)"],
+    [".md-typeset .katex-display", "Formula (scrolls sideways)"],
+    [".md-typeset pre > code", null],
+  ].flatMap(([selector, label]) =>
+    [...document.querySelectorAll(selector)]
+      .filter((el) => !el.hasAttribute("tabindex") && el.scrollWidth > el.clientWidth)
+      .map((el) => [el, label]));
+  scrolling.forEach(([el, label]) => {
+    el.setAttribute("tabindex", "0");
+    if (label) {
       el.setAttribute("role", "region");
       el.setAttribute("aria-label", label);
     }

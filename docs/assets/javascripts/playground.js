@@ -11,7 +11,9 @@
 // Test contract (tests/browser/test_playground.py): embedding inputs carry data-token
 // and data-dim, weight cells data-row and data-col, context cells data-row and
 // data-dim, controls data-control = query | scale | causal | reset; every number is
-// plain decimal text.
+// plain decimal text. The scale and causal switches exist only on the pages that
+// have taught them: data-switches="scale causal" (by default there are none).
+// Tokens are labelled in the pages' notation, x^(1) to x^(n), counting from 1.
 (function () {
   "use strict";
   if (window.selfattnPlayground) {
@@ -57,6 +59,12 @@
     return { scores: scores, weights: weights, context: context };
   }
 
+  var SUPERSCRIPT = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079";
+  function tokenLabel(i) { // x^(i+1) as text: x⁽¹⁾
+    var digits = String(i + 1).split("").map(function (c) { return SUPERSCRIPT[+c]; });
+    return "x\u207d" + digits.join("") + "\u207e";
+  }
+
   function fmt(value) {
     if (value === -Infinity) return "\u2212\u221e";
     var text = value.toFixed(DIGITS); // plain decimal text, ASCII minus
@@ -91,10 +99,13 @@
     this.uid = uid;
     this.tokens = JSON.parse(root.dataset.tokens);
     this.initial = JSON.parse(root.dataset.embeddings);
+    var switches = (root.dataset.switches || "").split(/\s+/);
+    this.hasScale = switches.indexOf("scale") >= 0;
+    this.hasCausal = switches.indexOf("causal") >= 0;
     this.defaults = {
       query: Math.min(parseInt(root.dataset.query || "0", 10), this.tokens.length - 1),
-      scale: root.dataset.scale === "on",
-      causal: root.dataset.causal === "on",
+      scale: this.hasScale && root.dataset.scale === "on",
+      causal: this.hasCausal && root.dataset.causal === "on",
     };
     this.build();
     this.apply(this.fromHash() || this.defaultState());
@@ -118,22 +129,30 @@
     this.root.appendChild(el("p", { class: "playground__title", id: id + "-title",
       text: "Playground: change the embeddings and watch attention respond" }));
 
-    // Controls: query token, the 1/sqrt(d) scale, the causal mask, reset.
+    // Controls: query token, the 1/sqrt(d_k) scale and the causal mask (on the pages
+    // that have taught them), reset.
     var controls = el("div", { class: "playground__controls" });
     this.query = el("select", { "data-control": "query", id: id + "-query" });
     this.tokens.forEach(function (token, i) {
-      self.query.appendChild(el("option", { value: String(i), text: i + ": " + token }));
+      self.query.appendChild(el("option", { value: String(i),
+        text: tokenLabel(i) + " " + token }));
     });
-    controls.appendChild(el("label", { for: id + "-query", text: "Query token " }));
+    controls.appendChild(el("label", { for: id + "-query", text: "Query " }));
     controls.appendChild(this.query);
-    this.scale = el("input", { type: "checkbox", "data-control": "scale", id: id + "-scale" });
-    controls.appendChild(el("span", { class: "playground__toggle" }, [
-      this.scale, el("label", { for: id + "-scale", text: "scale by 1/\u221ad (d = " + dims + ")" }),
-    ]));
-    this.causal = el("input", { type: "checkbox", "data-control": "causal", id: id + "-causal" });
-    controls.appendChild(el("span", { class: "playground__toggle" }, [
-      this.causal, el("label", { for: id + "-causal", text: "causal mask" }),
-    ]));
+    this.scale = null; this.causal = null;
+    if (this.hasScale) {
+      this.scale = el("input", { type: "checkbox", "data-control": "scale", id: id + "-scale" });
+      controls.appendChild(el("span", { class: "playground__toggle" }, [
+        this.scale, el("label", { for: id + "-scale",
+          text: "scale by 1/\u221ad\u2096 (d\u2096 = " + dims + ")" }),
+      ]));
+    }
+    if (this.hasCausal) {
+      this.causal = el("input", { type: "checkbox", "data-control": "causal", id: id + "-causal" });
+      controls.appendChild(el("span", { class: "playground__toggle" }, [
+        this.causal, el("label", { for: id + "-causal", text: "causal mask" }),
+      ]));
+    }
     this.reset = el("button", { type: "button", "data-control": "reset", class: "playground__reset",
       text: "Reset" });
     controls.appendChild(this.reset);
@@ -143,18 +162,20 @@
     var embed = el("table", { class: "playground__embeddings" });
     embed.appendChild(el("caption", { text: "Embeddings x\u207d\u2071\u207e (edit them)" }));
     var head = el("tr", {}, [el("th", { scope: "col", text: "token" })]);
-    for (var d = 0; d < dims; d++) head.appendChild(el("th", { scope: "col", text: "dim " + d }));
+    for (var d = 0; d < dims; d++) {
+      head.appendChild(el("th", { scope: "col", text: "dim " + (d + 1) }));
+    }
     embed.appendChild(el("thead", {}, [head]));
     var body = el("tbody");
     this.inputs = [];
     this.tokens.forEach(function (token, i) {
-      var tr = el("tr", {}, [el("th", { scope: "row", text: token })]);
+      var tr = el("tr", {}, [el("th", { scope: "row", text: tokenLabel(i) + " " + token })]);
       var row = [];
       for (var d = 0; d < dims; d++) {
         var input = el("input", {
           type: "number", step: "0.01", inputmode: "decimal",
           "data-token": String(i), "data-dim": String(d),
-          "aria-label": token + ", dimension " + d,
+          "aria-label": tokenLabel(i) + " " + token + ", dimension " + (d + 1),
         });
         row.push(input);
         tr.appendChild(el("td", {}, [input]));
@@ -171,7 +192,7 @@
     var sHead = el("tr"), sRow = el("tr");
     this.scoreCells = [];
     this.tokens.forEach(function (token, j) {
-      sHead.appendChild(el("th", { scope: "col", text: token }));
+      sHead.appendChild(el("th", { scope: "col", text: tokenLabel(j), title: token }));
       var td = el("td", { "data-score-col": String(j) });
       self.scoreCells.push(td);
       sRow.appendChild(td);
@@ -182,17 +203,17 @@
     // Weights: the n x n heatmap, a number in every cell, the row sums at the end.
     var weights = el("table", { class: "playground__weights" });
     weights.appendChild(el("caption", {
-      text: "Weights \u03b1\u1d62\u2c7c: row i is query i, column j is key j" }));
+      text: "Weights \u03b1\u1d62\u2c7c: row i is query x\u207d\u2071\u207e, column j is key x\u207d\u02b2\u207e" }));
     var wHead = el("tr", {}, [el("td")]);
-    this.tokens.forEach(function (token) {
-      wHead.appendChild(el("th", { scope: "col", text: token }));
+    this.tokens.forEach(function (token, j) {
+      wHead.appendChild(el("th", { scope: "col", text: tokenLabel(j), title: token }));
     });
-    wHead.appendChild(el("th", { scope: "col", text: "row sum" }));
+    wHead.appendChild(el("th", { scope: "col", text: "sum" }));
     weights.appendChild(el("thead", {}, [wHead]));
     var wBody = el("tbody");
     this.weightCells = []; this.sumCells = []; this.weightRows = [];
     this.tokens.forEach(function (token, i) {
-      var tr = el("tr", {}, [el("th", { scope: "row", text: token })]);
+      var tr = el("tr", {}, [el("th", { scope: "row", text: tokenLabel(i), title: token })]);
       var cells = [];
       for (var j = 0; j < n; j++) {
         var td = el("td", { "data-row": String(i), "data-col": String(j) });
@@ -211,13 +232,13 @@
     context.appendChild(el("caption", { text: "Context vectors z\u207d\u2071\u207e" }));
     var cHead = el("tr", {}, [el("th", { scope: "col", text: "query" })]);
     for (var d2 = 0; d2 < dims; d2++) {
-      cHead.appendChild(el("th", { scope: "col", text: "dim " + d2 }));
+      cHead.appendChild(el("th", { scope: "col", text: "dim " + (d2 + 1) }));
     }
     context.appendChild(el("thead", {}, [cHead]));
     var cBody = el("tbody");
     this.contextCells = []; this.contextRows = [];
     this.tokens.forEach(function (token, i) {
-      var tr = el("tr", {}, [el("th", { scope: "row", text: token })]);
+      var tr = el("tr", {}, [el("th", { scope: "row", text: tokenLabel(i) + " " + token })]);
       var cells = [];
       for (var d = 0; d < dims; d++) {
         var td = el("td", { "data-row": String(i), "data-dim": String(d) });
@@ -245,8 +266,9 @@
       });
     });
     this.query.addEventListener("change", function () { self.update(true); });
-    this.scale.addEventListener("change", function () { self.update(true); });
-    this.causal.addEventListener("change", function () { self.update(true); });
+    [this.scale, this.causal].forEach(function (box) {
+      if (box) box.addEventListener("change", function () { self.update(true); });
+    });
     this.reset.addEventListener("click", function () {
       self.apply(self.defaultState());
       self.update(false);
@@ -261,8 +283,8 @@
       row.forEach(function (input, d) { input.value = String(state.x[i][d]); });
     });
     this.query.value = String(state.query);
-    this.scale.checked = state.scale;
-    this.causal.checked = state.causal;
+    if (this.scale) this.scale.checked = state.scale;
+    if (this.causal) this.causal.checked = state.causal;
   };
 
   // The inputs as numbers; an empty or unparsable field counts as 0 (and is marked).
@@ -280,7 +302,7 @@
     });
     return {
       x: x, bad: bad, query: parseInt(this.query.value, 10),
-      scale: this.scale.checked, causal: this.causal.checked,
+      scale: !!(this.scale && this.scale.checked), causal: !!(this.causal && this.causal.checked),
     };
   };
 
@@ -293,8 +315,8 @@
     var q = state.query, tokens = this.tokens;
     this.dark = dark;
 
-    this.scoreCaption.textContent = "Scores \u03c9\u2c7c of the query " + tokens[q] +
-      (state.scale ? " (scaled by 1/\u221a" + dims + ")" : "") +
+    this.scoreCaption.textContent = "Scores \u03c9\u2c7c of the query " + tokenLabel(q) +
+      " " + tokens[q] + (state.scale ? " (scaled by 1/\u221ad\u2096)" : "") +
       (state.causal ? " (future keys masked to \u2212\u221e)" : "");
     result.scores[q].forEach(function (s, j) {
       this.scoreCells[j].textContent = fmt(s);
@@ -317,7 +339,7 @@
     }, this);
     this.status.textContent = state.bad
       ? state.bad + " empty or invalid field(s) count as 0."
-      : "Row " + tokens[q] + " is highlighted: its weights are the softmax of the scores above.";
+      : "Row " + tokenLabel(q) + " is highlighted: its weights are the softmax of the scores above.";
     this.root.querySelectorAll(".playground__scroll").forEach(function (wrap) {
       var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
       if (scrolls) {
@@ -352,7 +374,8 @@
     if (values.length !== n * dims || !values.every(isFinite) || query >= n) return null;
     var x = [];
     for (var i = 0; i < n; i++) x.push(values.slice(i * dims, (i + 1) * dims));
-    return { x: x, query: query, scale: m[2] === "1", causal: m[3] === "1" };
+    return { x: x, query: query, scale: this.hasScale && m[2] === "1",
+      causal: this.hasCausal && m[3] === "1" };
   };
 
   var panels = [];

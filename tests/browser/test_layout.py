@@ -1,0 +1,220 @@
+"""Every page reads at a phone's width and a laptop's: code never wraps, nothing runs
+past the screen unless it scrolls, no raw TeX anywhere, and a chapter's core path
+fits in 8 screens.
+
+Each page is opened at 390 px and at 1280 px with every `<details>` open (folded
+depth must read too), then at 1280x800 with every `<details>` closed for the length
+of the core path (tests/browser/screens.py). Run with ``nox -s browser``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.browser.screens import CORE_SCREENS, HEIGHT, screens
+from tests.browser.test_site import TIMEOUT_MS, Visit, listing, new_context
+
+WIDTHS = (390, 1280)
+
+# Pages that are not a chapter a learner reads top to bottom: no 8-screen limit.
+NOT_CHAPTERS = {
+    "": "the home page: a map of the chapters",
+    "notation/": "a reference table of symbols, looked up, not read through",
+    "api/": "the API reference, generated from every public docstring",
+    "references/": "the bibliography, gathered from every chapter",
+    "404.html": "the page for a missing address",
+}
+NOT_CHAPTER_PREFIXES = {
+    "notebooks/": "a notebook: the chapter's code as cells, with its outputs",
+}
+
+# Each code line that wraps, and the white-space that lets it: code must keep `pre`.
+WRAPPING_CODE_JS = """() => {
+  const found = [];
+  const blocks = document.querySelectorAll(
+    '.md-content pre > code, .md-content .highlight-ipynb pre');
+  blocks.forEach((code, k) => {
+    const ws = getComputedStyle(code).whiteSpace;
+    if (ws !== 'pre' && ws !== 'nowrap') {
+      const first = (code.textContent.trim().split('\\n')[0] || '').slice(0, 60);
+      found.push(`block ${k + 1} (${first}): white-space ${ws}`);
+      return;
+    }
+    // The rendered height must be one line per source line (no line wraps).
+    const lines = code.textContent.replace(/\\n$/, '').split('\\n').length;
+    const lh = parseFloat(getComputedStyle(code).lineHeight);
+    const style = getComputedStyle(code);
+    const pad = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    const h = code.getBoundingClientRect().height - pad;
+    if (code.offsetParent && lh > 0 && h > lines * lh + lh * 0.5) {
+      const first = (code.textContent.trim().split('\\n')[0] || '').slice(0, 60);
+      found.push(`block ${k + 1} (${first}): ${lines} lines drawn ${h.toFixed(0)} px ` +
+        `high at ${lh.toFixed(0)} px a line`);
+    }
+  });
+  return found;
+}"""
+
+# Each element of the article that reaches past the viewport, unless an ancestor
+# (within the article) clips or scrolls it and itself ends inside the viewport.
+OVERFLOW_JS = """() => {
+  const vw = document.documentElement.clientWidth;
+  const article = document.querySelector('.md-content') || document.body;
+  const found = [];
+  const reported = new Set();
+  const name = (el) => el.tagName.toLowerCase() +
+    (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className.trim()
+      ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  for (const el of article.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right <= vw + 1 && box.left >= -1) continue;
+    let contained = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if (ox === 'auto' || ox === 'scroll' || ox === 'hidden' || ox === 'clip') {
+        const ab = a.getBoundingClientRect();
+        if (ab.right <= vw + 1 && ab.left >= -1) { contained = true; break; }
+      }
+      if (reported.has(a)) { contained = true; break; }
+    }
+    if (contained) continue;
+    reported.add(el);
+    found.push(`${name(el)} spans ${box.left.toFixed(0)}..${box.right.toFixed(0)} px ` +
+      `of ${vw}: "${(el.textContent || '').trim().slice(0, 50)}"`);
+  }
+  const page = document.documentElement.scrollWidth - vw;
+  if (page > 0) found.unshift(`the page itself scrolls sideways by ${page} px`);
+  return found.slice(0, 12);
+}"""
+
+# TeX that was never rendered: in the navigation, the table of contents, the title
+# and the article's prose (code and rendered math excepted).
+RAW_TEX_NAV_JS = r"""() => {
+  const found = [];
+  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\(?:sqrt|frac|alpha|omega|top|mathrm|cdot)\b/;
+  const places = [...document.querySelectorAll('.md-sidebar, .md-header, .md-nav')];
+  places.push(document.querySelector('title'));
+  for (const place of places) {
+    if (!place) continue;
+    const text = place.textContent;
+    const hit = tex.exec(text);
+    if (hit) found.push(text.slice(Math.max(0, hit.index - 30), hit.index + 40).trim());
+  }
+  const article = document.querySelector('.md-content');
+  if (article) {
+    const copy = article.cloneNode(true);
+    copy.querySelectorAll('pre, code, script, style, .katex, .arithmatex, textarea')
+      .forEach((el) => el.remove());
+    const hit = tex.exec(copy.textContent);
+    if (hit) {
+      const t = copy.textContent;
+      found.push('article: ' + t.slice(Math.max(0, hit.index - 30), hit.index + 40).trim());
+    }
+  }
+  return [...new Set(found)];
+}"""
+
+OPEN_DETAILS_JS = "document.querySelectorAll('details').forEach(d => d.open = true)"
+
+
+@dataclass
+class Layout:
+    """What one page looks like at each width."""
+
+    wrapping: dict[int, list[str]] = field(default_factory=dict)
+    overflow: dict[int, list[str]] = field(default_factory=dict)
+    raw_tex: dict[int, list[str]] = field(default_factory=dict)
+    screens: float = 0.0
+
+
+def record_layout(browser: Browser, base_url: str, page_path: str) -> Layout:
+    layout = Layout()
+    visit = Visit(url=urljoin(base_url, page_path))
+    context = new_context(browser, base_url, visit)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(visit.url, wait_until="load")
+        page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 844})
+            page.evaluate(OPEN_DETAILS_JS)
+            page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r(0)))")
+            layout.wrapping[width] = page.evaluate(WRAPPING_CODE_JS)
+            layout.overflow[width] = page.evaluate(OVERFLOW_JS)
+            layout.raw_tex[width] = page.evaluate(RAW_TEX_NAV_JS)
+        page.set_viewport_size({"width": 1280, "height": HEIGHT})
+        page.reload(wait_until="load")
+        layout.screens = screens(page)
+    finally:
+        context.close()
+    return layout
+
+
+@pytest.fixture(scope="session")
+def get_layout(browser: Browser, base_url: str) -> Callable[[str], Layout]:
+    layouts: dict[str, Layout] = {}
+
+    def get(page_path: str) -> Layout:
+        if page_path not in layouts:
+            layouts[page_path] = record_layout(browser, base_url, page_path)
+        return layouts[page_path]
+
+    return get
+
+
+@pytest.fixture
+def layout(page: str, site_dir: Path, get_layout: Callable[[str], Layout]) -> Layout:
+    if page == "404.html":
+        pytest.skip("the 404 page is checked by test_site.py at a missing address")
+    return get_layout(page)
+
+
+def problems_by_width(found: dict[int, list[str]]) -> list[str]:
+    return [f"at {w} px: {p}" for w, items in found.items() for p in items]
+
+
+def test_no_code_line_wraps(layout: Layout) -> None:
+    problems = problems_by_width(layout.wrapping)
+    assert not problems, "code lines wrap (they must scroll sideways):" + listing(
+        problems
+    )
+
+
+def test_nothing_runs_past_the_screen_unless_it_scrolls(layout: Layout) -> None:
+    problems = problems_by_width(layout.overflow)
+    assert not problems, "wider than the screen, outside a scrolling box:" + listing(
+        problems
+    )
+
+
+def test_no_raw_tex_in_the_navigation_toc_or_article(layout: Layout) -> None:
+    problems = problems_by_width(layout.raw_tex)
+    assert not problems, "TeX shown as text:" + listing(problems)
+
+
+def is_chapter(page: str) -> bool:
+    return page not in NOT_CHAPTERS and not any(
+        page.startswith(prefix) for prefix in NOT_CHAPTER_PREFIXES
+    )
+
+
+def test_a_chapters_core_path_fits_in_8_screens(page: str, layout: Layout) -> None:
+    if not is_chapter(page):
+        pytest.skip(
+            NOT_CHAPTERS.get(page)
+            or next(r for p, r in NOT_CHAPTER_PREFIXES.items() if page.startswith(p))
+        )
+    assert layout.screens <= CORE_SCREENS, (
+        f"{page}: {layout.screens:.1f} screens at 1280x{HEIGHT} with every <details> "
+        f"closed; a chapter's core path is at most {CORE_SCREENS:g}: fold depth into "
+        '`??? note "Going further: ..."`'
+    )
