@@ -25,4 +25,4 @@ def test_the_transformer_gains_more_past_the_window_than_the_mlp() -> None:
 )
 def test_bad_input_is_named(curve: object, start: object, err: type) -> None:
     with pytest.raises(err, match=r"curve|start"):
-        gain_past(curve, start)  # type: ignore[arg-type]
+        gain_past(curve, start)

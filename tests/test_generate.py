@@ -115,4 +115,4 @@ def test_bad_input_is_named(kw: dict[str, object], err: type, word: str) -> None
     }
     args.update(kw)
     with pytest.raises(err, match=word):
-        generate(**args)  # type: ignore[arg-type]
+        generate(**args)
