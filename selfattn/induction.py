@@ -266,7 +266,7 @@ class InductionConfig:
     context: int = 64  # tokens per training sequence
     min_run: int = 8  # the random run: 8 to 32 letters
     max_run: int = 32
-    steps: int = 2500
+    steps: int = 1500
     batch: int = 32
     lr: float = 3e-3
     seed: int = 0  # initial weights and training batches
@@ -446,6 +446,19 @@ def phase_change_step(log: dict[str, Any], threshold: float = THRESHOLD) -> int 
         if max(prefix[-1]) >= threshold:
             return int(step)
     return None
+
+
+def found_heads(final: dict[str, Any]) -> dict[str, tuple[int, int, float]]:
+    """From `head_scores`' output: the last layer's best prefix-matching head
+    (the induction head) and the first layer's best previous-token head, each as
+    `(layer, head, score)`."""
+    prefix, previous = final["prefix"][-1], final["previous"][0]
+    i = max(range(len(prefix)), key=prefix.__getitem__)
+    p = max(range(len(previous)), key=previous.__getitem__)
+    return {
+        "induction": (len(final["prefix"]) - 1, i, prefix[i]),
+        "previous": (0, p, previous[p]),
+    }
 
 
 def checkpoint_dir() -> Path:

@@ -415,17 +415,23 @@ class ReverseResult:
 @checked_by(check_config)
 # --8<-- [start:train_reverser]
 def train_reverser(config: ReverseConfig) -> ReverseResult:
-    """Train a `Reverser` from `config.seed` with AdamW; deterministic on CPU."""
+    """Train a `Reverser` from `config.seed` with AdamW, the learning rate
+    decaying linearly to 0; deterministic on CPU."""
     torch.manual_seed(config.seed)
     model = Reverser(config)
     data = torch.Generator().manual_seed(config.seed)  # the training batches
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    # The learning rate falls linearly from `lr` to 0 over the run.
+    decay = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: 1 - step / config.steps
+    )
     losses, start = [], time.perf_counter()
     for _ in range(config.steps):
         loss = loss_fn(model, *reverse_batch(config, config.batch, data))
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
+        decay.step()
         losses.append(loss.item())
     seconds = time.perf_counter() - start
     return ReverseResult(model.eval(), losses, seconds)
