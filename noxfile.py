@@ -260,7 +260,11 @@ def train(session: nox.Session) -> None:
     checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
     install(session, "test")
     session.run("python", "-m", "selfattn.train")
-    session.run("pytest", "-m", "slow", "tests/test_train.py")
+    # Induction heads: the 2-layer attention-only model, its 1-layer control, and
+    # the string reverser (cross-attention), each from its seed.
+    session.run("python", "-m", "selfattn.induction")
+    session.run("python", "-m", "selfattn.seq2seq")
+    session.run("pytest", "-m", "slow", "tests/test_train.py", "tests/test_induction.py")
 
 
 @nox.session(venv_backend="none")

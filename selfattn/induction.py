@@ -114,7 +114,11 @@ def check_repeated_args(
     pool: Any, n_seq: Any, period: Any = 25, repeats: Any = 2, generator: Any = None
 ) -> None:
     """A 1-D long `pool` of at least two ids, positive sizes, `repeats >= 2`."""
-    if not isinstance(pool, torch.Tensor) or pool.dtype != torch.long or pool.dim() != 1:
+    if (
+        not isinstance(pool, torch.Tensor)
+        or pool.dtype != torch.long
+        or pool.dim() != 1
+    ):
         got = (
             f"shape {tuple(pool.shape)} and dtype {pool.dtype}"
             if isinstance(pool, torch.Tensor)
@@ -210,9 +214,7 @@ def check_model_ids_period(model: Any, ids: Any, period: Any) -> None:
 
 @checked_by(check_model_ids_period)
 @torch.no_grad()
-def head_scores(
-    model: TransformerLM, ids: torch.Tensor, period: int
-) -> dict[str, Any]:
+def head_scores(model: TransformerLM, ids: torch.Tensor, period: int) -> dict[str, Any]:
     """Every head's prefix-matching and previous-token score (each a list per
     layer of a list per head, averaged over the sequences), and the in-context
     losses, on `ids` made of a block of `period` tokens repeated."""
@@ -286,9 +288,7 @@ RUNS = {
 }
 
 
-def check_batch_args(
-    text: Any, pool: Any, config: Any, generator: Any = None
-) -> None:
+def check_batch_args(text: Any, pool: Any, config: Any, generator: Any = None) -> None:
     """A 1-D long `text`, a 1-D long `pool`, an `InductionConfig`."""
     for name, t in (("text", text), ("pool", pool)):
         if not isinstance(t, torch.Tensor) or t.dtype != torch.long or t.dim() != 1:
@@ -329,8 +329,9 @@ def induction_batch(
     rows = []
     for start in starts.tolist():
         row = text[start : start + n].clone()
-        r = int(torch.randint(config.min_run, config.max_run + 1, (1,),
-                              generator=generator))
+        r = int(
+            torch.randint(config.min_run, config.max_run + 1, (1,), generator=generator)
+        )
         run = pool[torch.randint(len(pool), (r,), generator=generator)]
         s = int(torch.randint(n - 2 * r + 1, (1,), generator=generator))
         s2 = int(torch.randint(s + r, n - r + 1, (1,), generator=generator))
@@ -379,9 +380,7 @@ class InductionRun:
 
 @checked_by(check_config)
 # --8<-- [start:train_induction]
-def train_induction(
-    config: InductionConfig, progress: bool = False
-) -> InductionRun:
+def train_induction(config: InductionConfig, progress: bool = False) -> InductionRun:
     """Train an attention-only `TransformerLM` from `config.seed` with AdamW
     and log every head's scores every `log_every` steps."""
     from selfattn.corpus import moby_dick
@@ -389,15 +388,27 @@ def train_induction(
     _, text, _ = moby_dick()  # the training split
     pool, probe = letter_pool(), eval_ids(config)
     torch.manual_seed(config.seed)
-    model = TransformerLM(len(moby_dick()[0]), config.d_model, config.n_layers,
-                          config.n_heads, config.context, mlp=False,
-                          attention="sdpa")  # the fastest on a CPU
+    model = TransformerLM(
+        len(moby_dick()[0]),
+        config.d_model,
+        config.n_layers,
+        config.n_heads,
+        config.context,
+        mlp=False,
+        attention="sdpa",
+    )  # the fastest on a CPU
     data = torch.Generator().manual_seed(config.seed)  # the batches
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    log: dict[str, list[Any]] = {"step": [], "seconds": [], "train_loss": [],
-                                 "prefix": [], "previous": [],
-                                 "loss_first": [], "loss_repeat": []}
-    start, recent = time.perf_counter(), []
+    log: dict[str, list[Any]] = {
+        "step": [],
+        "seconds": [],
+        "train_loss": [],
+        "prefix": [],
+        "previous": [],
+        "loss_first": [],
+        "loss_repeat": [],
+    }
+    start, recent = time.perf_counter(), list[float]()
     for step in range(config.steps + 1):
         if step % config.log_every == 0:  # score before this step's update
             model.eval()
@@ -466,7 +477,9 @@ def checkpoint_dir() -> Path:
     return Path(str(resources.files("selfattn") / "checkpoints"))
 
 
-def save_run(run: InductionRun, config: InductionConfig, directory: Path) -> dict[str, Any]:
+def save_run(
+    run: InductionRun, config: InductionConfig, directory: Path
+) -> dict[str, Any]:
     """Write `<name>.pt` (in `load_pretrained`'s format) and `<name>.json`
     (config, versions, final scores, ablation and the training log)."""
     directory.mkdir(parents=True, exist_ok=True)

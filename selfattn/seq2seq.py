@@ -73,9 +73,7 @@ class ReverseConfig:
 def check_config(config: Any, *args: Any, **kwargs: Any) -> None:
     """A `ReverseConfig`."""
     if not isinstance(config, ReverseConfig):
-        raise TypeError(
-            f"config must be a ReverseConfig, got {type(config).__name__}"
-        )
+        raise TypeError(f"config must be a ReverseConfig, got {type(config).__name__}")
 
 
 def check_reverse_batch_args(
@@ -295,12 +293,8 @@ class Reverser(nn.Module):
         self.embed = nn.Embedding(config.vocab, d)  # shared by both sides
         pe = sinusoidal_positions(config.max_len + 1, d)  # Part III
         self.register_buffer("positions", pe, persistent=False)
-        self.encoder = nn.ModuleList(
-            EncoderLayer(d, h) for _ in range(config.n_layers)
-        )
-        self.decoder = nn.ModuleList(
-            DecoderLayer(d, h) for _ in range(config.n_layers)
-        )
+        self.encoder = nn.ModuleList(EncoderLayer(d, h) for _ in range(config.n_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(d, h) for _ in range(config.n_layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab)
 
@@ -447,8 +441,9 @@ def held_out_strings(config: ReverseConfig) -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
-def evaluate(model: Reverser, src: torch.Tensor, tgt_out: torch.Tensor,
-             tgt_in: torch.Tensor) -> dict[str, Any]:
+def evaluate(
+    model: Reverser, src: torch.Tensor, tgt_out: torch.Tensor, tgt_in: torch.Tensor
+) -> dict[str, Any]:
     """Exact match of greedy decoding, and the mirrored fraction of each
     decoder layer's cross-attention (mean of the heads, and each head)."""
     written = greedy_reverse(model, src)

@@ -124,8 +124,9 @@ def test_scores_batch_like_their_inputs() -> None:
 
 def test_repeated_tokens_repeat_a_block_of_distinct_ids() -> None:
     pool = torch.arange(5, 31)
-    ids = repeated_tokens(pool, 4, period=25, repeats=3,
-                          generator=torch.Generator().manual_seed(0))
+    ids = repeated_tokens(
+        pool, 4, period=25, repeats=3, generator=torch.Generator().manual_seed(0)
+    )
     assert ids.shape == (4, 75)
     assert torch.equal(ids[:, :25], ids[:, 25:50])
     assert torch.equal(ids[:, :25], ids[:, 50:])
@@ -147,8 +148,9 @@ def perfect_copier_logits(ids: torch.Tensor, period: int, vocab: int) -> torch.T
 
 def test_in_context_losses_of_a_perfect_copier() -> None:
     vocab, period = 26, 25
-    ids = repeated_tokens(torch.arange(vocab), 3, period, 2,
-                          torch.Generator().manual_seed(1))
+    ids = repeated_tokens(
+        torch.arange(vocab), 3, period, 2, torch.Generator().manual_seed(1)
+    )
     first, repeat = in_context_losses(
         perfect_copier_logits(ids, period, vocab), ids, period
     )
@@ -159,8 +161,9 @@ def test_in_context_losses_of_a_perfect_copier() -> None:
 def test_in_context_losses_count_the_token_after_the_first_copy_in_neither() -> None:
     # Only position T - 1 (predicting token T) is wrong: neither loss sees it.
     vocab, period = 26, 25
-    ids = repeated_tokens(torch.arange(vocab), 2, period, 2,
-                          torch.Generator().manual_seed(2))
+    ids = repeated_tokens(
+        torch.arange(vocab), 2, period, 2, torch.Generator().manual_seed(2)
+    )
     logits = perfect_copier_logits(ids, period, vocab)
     logits[:, : period - 1] = -1e4  # the first copy too: certain and right
     rows = torch.arange(2)[:, None]
@@ -207,7 +210,8 @@ def test_the_committed_scores_are_what_the_checkpoint_computes() -> None:
         scores = head_scores(model, eval_ids(RUNS[name]), RUNS[name].period)
         for key in ("prefix", "previous"):
             assert torch.allclose(
-                torch.tensor(scores[key]), torch.tensor(metrics["final"][key]),
+                torch.tensor(scores[key]),
+                torch.tensor(metrics["final"][key]),
                 atol=1e-5,
             ), key
 
@@ -261,8 +265,10 @@ def test_the_phase_change_step_is_read_from_the_log() -> None:
     assert step is not None
     assert step == metrics["phase_change_step"]
     i = metrics["log"]["step"].index(step)
-    assert max(metrics["log"]["prefix"][i - 1][-1]) < THRESHOLD <= max(
-        metrics["log"]["prefix"][i][-1]
+    assert (
+        max(metrics["log"]["prefix"][i - 1][-1])
+        < THRESHOLD
+        <= max(metrics["log"]["prefix"][i][-1])
     )
     _, control = load_run("induction-1l")
     assert phase_change_step(control["log"]) is None

@@ -63,10 +63,16 @@ def test_attention_matches_pytorch_sdpa_for_self_and_cross_attention() -> None:
     keep = torch.ones(2, 1, 7, dtype=torch.bool)
     keep[1, :, 4:] = False  # the second memory is padded after 4 tokens
 
-    def oracle(source: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+    def oracle(
+        source: torch.Tensor, mask: torch.Tensor | None, causal: bool
+    ) -> torch.Tensor:
         q, k, v = (
             attn.split_heads(w(s))
-            for w, s in ((attn.W_query, x), (attn.W_key, source), (attn.W_value, source))
+            for w, s in (
+                (attn.W_query, x),
+                (attn.W_key, source),
+                (attn.W_value, source),
+            )
         )
         m = None if mask is None else mask[:, None]
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=causal)
@@ -105,9 +111,9 @@ def test_exact_match_ignores_what_follows_eos() -> None:
 
 def test_bad_input_is_named() -> None:
     model = Reverser(ReverseConfig(d_model=8, n_heads=2, n_layers=1))
-    with pytest.raises(TypeError, match="src must be a torch.long tensor"):
+    with pytest.raises(TypeError, match=r"src must be a torch\.long tensor"):
         model(torch.zeros(1, 3), torch.zeros(1, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match="n <= 12"):
+    with pytest.raises(ValueError, match=r"n <= 12"):
         model(torch.zeros(1, 13, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="d_model must be divisible by n_heads"):
         Attention(10, 3)

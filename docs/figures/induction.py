@@ -39,22 +39,45 @@ def phase_change(ink: str) -> Figure:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 6.6), sharex=True)
     prefix = torch.tensor(log["prefix"])  # (steps, layers, heads)
     for head in range(prefix.shape[-1]):
-        top.plot(log["step"], prefix[:, -1, head], color=HEAD_COLOURS[head],
-                 lw=1.8, label=f"layer 2, head {head}")
+        top.plot(
+            log["step"],
+            prefix[:, -1, head],
+            color=HEAD_COLOURS[head],
+            lw=1.8,
+            label=f"layer 2, head {head}",
+        )
     best_control = torch.tensor(control["prefix"])[:, -1].amax(dim=-1)
-    top.plot(control["step"], best_control, color=ink, lw=1.4, ls="--",
-             label="1-layer control, best head")
+    top.plot(
+        control["step"],
+        best_control,
+        color=ink,
+        lw=1.4,
+        ls="--",
+        label="1-layer control, best head",
+    )
     top.axhline(THRESHOLD, color=ink, lw=0.8, ls=":")
     top.text(log["step"][-1], THRESHOLD + 0.02, "0.4", ha="right", va="bottom")
     top.set_ylabel("prefix-matching score")
     top.set_ylim(0, 1)
     top.legend(fontsize=FONT - 3, frameon=False, loc="upper left")
-    bottom.plot(log["step"], log["loss_first"], color=WRONG, lw=1.8,
-                label="2 layers: first copy")
-    bottom.plot(log["step"], log["loss_repeat"], color=BAR, lw=1.8,
-                label="2 layers: repeat")
-    bottom.plot(control["step"], control["loss_repeat"], color=ink, lw=1.4,
-                ls="--", label="1 layer: repeat")
+    bottom.plot(
+        log["step"],
+        log["loss_first"],
+        color=WRONG,
+        lw=1.8,
+        label="2 layers: first copy",
+    )
+    bottom.plot(
+        log["step"], log["loss_repeat"], color=BAR, lw=1.8, label="2 layers: repeat"
+    )
+    bottom.plot(
+        control["step"],
+        control["loss_repeat"],
+        color=ink,
+        lw=1.4,
+        ls="--",
+        label="1 layer: repeat",
+    )
     bottom.set_ylabel("loss (nats)")
     bottom.set_xlabel("training step")
     bottom.legend(fontsize=FONT - 3, frameon=False, loc="lower left")

@@ -27,7 +27,11 @@ config = RUNS["induction-2l"]
 probe = eval_ids(config)  # 25 random letters, repeated
 for name, m in (("2 layers", model), ("1 layer", control)):
     s = head_scores(m, probe, config.period)
-    print(name, "prefix-matching scores:", [[round(x, 2) for x in layer] for layer in s["prefix"]])
+    print(
+        name,
+        "prefix-matching scores:",
+        [[round(x, 2) for x in layer] for layer in s["prefix"]],
+    )
 
 # %% [markdown]
 # The previous-token head and the induction head on one sequence.
@@ -37,7 +41,7 @@ heads = found_heads(metrics["final"])
 with torch.no_grad():
     _, maps = model(probe[:1], return_attention=True)
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-for ax, kind in zip(axes, ("previous", "induction")):
+for ax, kind in zip(axes, ("previous", "induction"), strict=True):
     layer, head, score = heads[kind]
     ax.imshow(maps[layer][0, head], cmap="viridis", vmin=0, vmax=1)
     ax.set_title(f"{kind}: layer {layer + 1}, head {head}")
@@ -75,8 +79,10 @@ src, tgt_in, _ = held_out_strings(rev.config)
 with torch.no_grad():
     _, crosses = rev(src, tgt_in)
 print("exact match", rev_metrics["exact_match"])
-print("mirrored argmax per decoder layer",
-      [round(mirrored_fraction(c.mean(dim=1), src), 3) for c in crosses])
+print(
+    "mirrored argmax per decoder layer",
+    [round(mirrored_fraction(c.mean(dim=1), src), 3) for c in crosses],
+)
 longest = int((src != PAD).sum(dim=1).argmax())
 plt.figure(figsize=(4, 4))
 plt.imshow(crosses[-1][longest].mean(dim=0), cmap="viridis", vmin=0, vmax=1)
