@@ -98,6 +98,23 @@ def ablation_previous_too() -> None:
     assert rise[layer, head] >= test_induction.ABLATION_RISE / 2
 
 
+def others_matter_less() -> None:
+    metrics = load_run("induction-2l")[1]
+    rise = torch.tensor(metrics["ablation"])
+    heads = found_heads(metrics["final"])
+    pair = {heads[k][:2] for k in ("induction", "previous")}
+    others = [
+        rise[la, h].item()
+        for la in range(rise.shape[0])
+        for h in range(rise.shape[1])
+        if (la, h) not in pair
+    ]
+    smallest_of_pair = min(rise[la, h].item() for la, h in pair)
+    assert max(others) < smallest_of_pair / 2
+    assert min(others) < 0  # "even lowers the loss a little"
+    assert min(others) > -1.0
+
+
 def decoder_layer_two_mirrored() -> None:
     _, metrics = load_reverser()
     assert metrics["mirrored"][1] >= test_seq2seq.MIRRORED
@@ -144,6 +161,8 @@ CLAIMS = [
     Claim("Without the induction head the model loses most of what it gained on "
           "the repeats", ablation_loses_most_of_the_gain),
     Claim("without the previous-token head too", ablation_previous_too),
+    Claim("No other head matters as much.", others_matter_less),
+    Claim("One head's removal even lowers the loss a little", others_matter_less),
     Claim("for nearly every letter written, the heads' mean weight peaks on the "
           "mirrored input letter", decoder_layer_two_mirrored),
     Claim("lands within 25% of the committed step", constants),
