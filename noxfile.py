@@ -264,7 +264,9 @@ def train(session: nox.Session) -> None:
     # the string reverser (cross-attention), each from its seed.
     session.run("python", "-m", "selfattn.induction")
     session.run("python", "-m", "selfattn.seq2seq")
-    session.run("pytest", "-m", "slow", "tests/test_train.py", "tests/test_induction.py")
+    session.run(
+        "pytest", "-m", "slow", "tests/test_train.py", "tests/test_induction.py"
+    )
 
 
 @nox.session(venv_backend="none")

@@ -76,8 +76,11 @@ def phase_change_shape() -> None:
     quiet = [s for s, b in zip(log["step"], best, strict=True) if b >= 0.1]
     assert quiet[0] >= 200
     # ... then climbs past 0.4 within a few hundred steps (at most 300) ...
-    assert step - max(s for s, b in zip(log["step"], best, strict=True)
-                      if b < 0.1 and s < step) <= 300
+    assert (
+        step
+        - max(s for s, b in zip(log["step"], best, strict=True) if b < 0.1 and s < step)
+        <= 300
+    )
     # ... and the repeat loss ends at a fraction (under half) of the first copy's.
     assert log["loss_repeat"][-1] < log["loss_first"][-1] / 2
 
@@ -146,25 +149,40 @@ def half_and_half() -> None:
 
 
 CLAIMS = [
-    Claim("text rarely repeats a long stretch within 64 characters",
-          text_rarely_repeats),
+    Claim(
+        "text rarely repeats a long stretch within 64 characters", text_rarely_repeats
+    ),
     Claim("near 0.03 here", uniform_near_003),
-    Claim("ARENA calls a head with a score of at least 0.4 an induction head.",
-          arena_threshold),
-    Claim("One head of the second layer scores above 0.4, and none of the first "
-          "layer does.", induction_head_in_layer_two_only),
+    Claim(
+        "ARENA calls a head with a score of at least 0.4 an induction head.",
+        arena_threshold,
+    ),
+    Claim(
+        "One head of the second layer scores above 0.4, and none of the first "
+        "layer does.",
+        induction_head_in_layer_two_only,
+    ),
     Claim("A first-layer head looks one token back instead.", previous_token_head),
     Claim("its best prefix-matching score stays below 0.4", control_has_none),
-    Claim("For hundreds of steps nothing happens; then, over a few hundred steps, "
-          "one head's score jumps and the loss on the repeats drops to a fraction "
-          "of the first copy's.", phase_change_shape),
-    Claim("Without the induction head the model loses most of what it gained on "
-          "the repeats", ablation_loses_most_of_the_gain),
+    Claim(
+        "For hundreds of steps nothing happens; then, over a few hundred steps, "
+        "one head's score jumps and the loss on the repeats drops to a fraction "
+        "of the first copy's.",
+        phase_change_shape,
+    ),
+    Claim(
+        "Without the induction head the model loses most of what it gained on "
+        "the repeats",
+        ablation_loses_most_of_the_gain,
+    ),
     Claim("without the previous-token head too", ablation_previous_too),
     Claim("No other head matters as much.", others_matter_less),
     Claim("One head's removal even lowers the loss a little", others_matter_less),
-    Claim("for nearly every letter written, the heads' mean weight peaks on the "
-          "mirrored input letter", decoder_layer_two_mirrored),
+    Claim(
+        "for nearly every letter written, the heads' mean weight peaks on the "
+        "mirrored input letter",
+        decoder_layer_two_mirrored,
+    ),
     Claim("lands within 25% of the committed step", constants),
     Claim("re-measures it on 300 fresh strings", constants),
     Claim("0.5: only the weight on", half_and_half),
