@@ -256,16 +256,23 @@ def lighthouse(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
-    """Train the look-back model from its seed (about a minute at most on a CPU), write
-    checkpoints/look-back.pt and .json, then run the slow test that retrains it."""
-    install(session, "test")
-    session.run("python", "-m", "selfattn.train")
-    # Induction heads: the 2-layer attention-only model, its 1-layer control, and
-    # the string reverser (cross-attention), each from its seed.
-    session.run("python", "-m", "selfattn.induction")
-    session.run("python", "-m", "selfattn.seq2seq")
+    """Train the look-back model from its seed (about a minute at most on a CPU), then
+    every Part IV run of `selfattn.lm_train` (n-grams, window MLP, transformer, and
+    the runs other modules register; a few minutes on a quiet 2-core CPU, with a
+    progress bar), writing the checkpoints and logs; then the slow tests that retrain
+    one of each and compare with the committed figures. Pass run names after -- to
+    retrain only those, e.g. ``nox -s train -- lm``."""
+    install(session, "test", "bench")  # bench: tqdm, the progress bar
+    if not session.posargs:
+        session.run("python", "-m", "selfattn.train")
+    session.run("python", "-m", "selfattn.lm_train", *session.posargs)
     session.run(
-        "pytest", "-m", "slow", "tests/test_train.py", "tests/test_induction.py"
+        "pytest",
+        "-m",
+        "slow",
+        "tests/test_train.py",
+        "tests/test_lm_train.py",
+        "tests/test_induction.py",  # the induction model's phase change
     )
 
 

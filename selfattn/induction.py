@@ -546,3 +546,18 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _register_runs() -> None:
+    """Register both runs with `selfattn.lm_train`, which `nox -s train` runs."""
+    from selfattn.lm_train import training_run
+
+    for name, config in RUNS.items():
+
+        def run(out: Path, config: InductionConfig = config) -> dict[str, Any]:
+            return save_run(train_induction(config, progress=True), config, out)
+
+        training_run(name)(run)
+
+
+_register_runs()

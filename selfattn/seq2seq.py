@@ -519,3 +519,17 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _register_run() -> None:
+    """Register the reverser with `selfattn.lm_train`, which `nox -s train` runs."""
+    from selfattn.lm_train import training_run
+
+    def run(out: Path) -> dict[str, Any]:
+        config = ReverseConfig()
+        return save_reverser(train_reverser(config), config, out)
+
+    training_run(NAME)(run)
+
+
+_register_run()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfattn.lm import Block, TransformerLM, count_parameters
@@ -59,6 +59,7 @@ def test_parameter_count_follows_the_sizes() -> None:
     assert count_parameters(make(mlp=False)) == no_mlp
 
 
+# --8<-- [start:causality]
 @pytest.mark.parametrize("n", [5, 8, 13])  # inside the context, at it, past it
 def test_a_later_token_never_changes_earlier_logits(n: int) -> None:
     model = make()
@@ -70,6 +71,9 @@ def test_a_later_token_never_changes_earlier_logits(n: int) -> None:
         out = model(y)
         assert torch.equal(out[:, :j], base[:, :j]), f"token {j} changed earlier logits"
         assert not torch.equal(out[:, j:], base[:, j:])
+
+
+# --8<-- [end:causality]
 
 
 def test_past_the_context_a_token_sees_only_the_last_context_tokens() -> None:
@@ -127,6 +131,8 @@ def test_head_mask_zeros_one_heads_output() -> None:
 MODELS: dict[tuple[int, bool], TransformerLM] = {}  # built once, drawn from
 
 
+# Each example runs the model a few dozen times: a third of the profile's examples.
+@settings(max_examples=max(10, settings().max_examples // 3))
 @given(
     n=st.integers(1, 14),
     seed=st.integers(0, 2**16),

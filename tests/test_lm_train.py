@@ -1,0 +1,85 @@
+"""The committed Part IV logs: what the chapters say about them, and (slow) a rerun
+from the seed that lands on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from selfattn.corpus import moby_dick
+from selfattn.lm import count_parameters, load_pretrained
+from selfattn.lm_train import (
+    BUDGET,
+    LETTERS,
+    THREADS,
+    TRAINING_RUNS,
+    copy_windows,
+    letter_ids,
+    read_log,
+    training_batch,
+)
+
+# How far a rerun may land from the committed figures (nats per character): the
+# same seed and thread count give the same numbers on one torch version; another
+# version or CPU changes float rounding, and 600 steps amplify it a little.
+VAL_BAND = 0.05
+COPY_BAND = 0.25
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_every_training_window_carries_one_repeated_run() -> None:
+    vocab, train_ids, _ = moby_dick()
+    g = torch.Generator().manual_seed(0)
+    x, y = training_batch(train_ids, letter_ids(vocab), 8, BUDGET.context, g)
+    assert x.shape == y.shape == (8, BUDGET.context)
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    for row in torch.cat([x, y[:, -1:]], dim=1):
+        text = vocab.decode(row)
+        runs = [r for r in _letter_runs(text) if len(r) >= 8]
+        assert any(text.count(r) >= 2 for r in runs), text
+
+
+def _letter_runs(text: str) -> list[str]:
+    """Every substring of 8 lowercase letters (candidates for the random run)."""
+    return [
+        text[i : i + 8]
+        for i in range(len(text) - 7)
+        if all(c in LETTERS for c in text[i : i + 8])
+    ]
+
+
+def test_copy_windows_repeat_the_run_where_documented() -> None:
+    vocab = moby_dick()[0]
+    windows, first, second = copy_windows(BUDGET.context, 4)
+    for w in windows:
+        assert torch.equal(w[8:24], w[40:56])
+    assert first.sum(1).tolist() == second.sum(1).tolist() == [15] * 4
+    assert vocab.decode(windows[0, 8:24]).isalpha()
+
+
+def test_committed_models_load_and_match_their_logs() -> None:
+    model = load_pretrained("lm")
+    log = read_log("lm")
+    assert count_parameters(model) == log["parameters"]
+    assert not model.training
+    assert len(log["loss_by_position"]) == BUDGET.context
+
+
+@pytest.mark.slow
+def test_retraining_the_transformer_lands_on_the_committed_figures(
+    tmp_path: Path,
+) -> None:
+    fresh = TRAINING_RUNS["lm"](tmp_path)
+    committed = read_log("lm")
+    assert abs(fresh["val_loss"] - committed["val_loss"]) < VAL_BAND
+    assert abs(fresh["copy_loss"] - committed["copy_loss"]) < COPY_BAND
