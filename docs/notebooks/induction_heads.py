@@ -3,8 +3,7 @@
 #
 # Runs the chapter [Induction heads](../../induction-heads/): the committed 2-layer
 # attention-only model and its 1-layer control (both ship inside the selfattn
-# wheel, with their training logs), scored, drawn and ablated; then the
-# encoder-decoder that reverses strings, and its cross-attention.
+# wheel, with their training logs), scored, drawn and ablated.
 
 # %%
 import matplotlib.pyplot as plt
@@ -19,7 +18,6 @@ from selfattn.induction import (
     load_run,
     phase_change_step,
 )
-from selfattn.seq2seq import PAD, held_out_strings, load_reverser, mirrored_fraction
 
 model, metrics = load_run("induction-2l")
 control, _ = load_run("induction-1l")
@@ -69,22 +67,3 @@ print("phase change at step", phase_change_step(log))
 
 # %%
 print(ablation_effect(model, probe, config.period))
-
-# %% [markdown]
-# Cross-attention of the string reverser: an anti-diagonal.
-
-# %%
-rev, rev_metrics = load_reverser()
-src, tgt_in, _ = held_out_strings(rev.config)
-with torch.no_grad():
-    _, crosses = rev(src, tgt_in)
-print("exact match", rev_metrics["exact_match"])
-print(
-    "mirrored argmax per decoder layer",
-    [round(mirrored_fraction(c.mean(dim=1), src), 3) for c in crosses],
-)
-longest = int((src != PAD).sum(dim=1).argmax())
-plt.figure(figsize=(4, 4))
-plt.imshow(crosses[-1][longest].mean(dim=0), cmap="viridis", vmin=0, vmax=1)
-plt.xlabel("input position")
-plt.ylabel("output position")
