@@ -36,7 +36,7 @@ def phase_change(ink: str) -> Figure:
     _, two = load_run("induction-2l")
     _, one = load_run("induction-1l")
     log, control = two["log"], one["log"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 6.6), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.4), sharex=True)
     prefix = torch.tensor(log["prefix"])  # (steps, layers, heads)
     for head in range(prefix.shape[-1]):
         top.plot(
@@ -121,7 +121,7 @@ def ablation(ink: str) -> Figure:
     rise = torch.tensor(metrics["ablation"])  # (layers, heads)
     layers, heads = rise.shape
     labels = [f"L{la + 1} H{h}" for la in range(layers) for h in range(heads)]
-    fig, ax = plt.subplots(figsize=(5.8, 3.8))
+    fig, ax = plt.subplots(figsize=(5.8, 3.1))
     colours = [HEAD_COLOURS[h] for _ in range(layers) for h in range(heads)]
     bars = ax.barh(labels, rise.flatten().tolist(), color=colours)
     ax.bar_label(bars, fmt="%+.2f", padding=3, fontsize=FONT - 2)
