@@ -36,7 +36,7 @@ def phase_change(ink: str) -> Figure:
     _, two = load_run("induction-2l")
     _, one = load_run("induction-1l")
     log, control = two["log"], one["log"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.4), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.0), sharex=True)
     prefix = torch.tensor(log["prefix"])  # (steps, layers, heads)
     for head in range(prefix.shape[-1]):
         top.plot(
@@ -99,7 +99,7 @@ def head_maps(ink: str) -> Figure:
     ids = eval_ids(config)[:1]
     _, maps = model(ids, return_attention=True)
     heads = found_heads(metrics["final"])
-    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
     for ax, (kind, title) in zip(
         axes, (("previous", "previous-token"), ("induction", "induction")), strict=True
     ):
