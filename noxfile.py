@@ -287,7 +287,14 @@ def train(session: nox.Session) -> None:
     if not session.posargs:
         session.run("python", "-m", "selfattn.train")
     session.run("python", "-m", "selfattn.lm_train", *session.posargs)
-    session.run("pytest", "-m", "slow", "tests/test_train.py", "tests/test_lm_train.py")
+    session.run(
+        "pytest",
+        "-m",
+        "slow",
+        "tests/test_train.py",
+        "tests/test_lm_train.py",
+        "tests/test_induction.py",  # the induction model's phase change
+    )
 
 
 @nox.session(venv_backend="none")
