@@ -9,7 +9,7 @@ The page "The model in your browser" runs the trained model in JavaScript
 * its `forward` equal to `selfattn.lm.load_pretrained()`'s logits and attention
   weights, within 1e-4, on the page's example and on random strings up to past the
   model's context;
-* its `generate` equal, token for token, to `selfattn.generate`'s greedy decoding;
+* its `generate` equal, token for token, to `selfattn.generate.generate`'s greedy decoding;
 * its panel: the example's repeated phrase lights up the induction head on the
   character after the first copy, and every control shows a focus ring.
 
@@ -137,8 +137,9 @@ def test_generate_equals_greedy_decoding(
     rng = random.Random(0)
     prompts = [example(page), "Call me Ishmael. ", random_text(rng, list(vocab.chars), 30)]
     for prompt in prompts:
-        ids = vocab.encode(prompt, errors="replace")
-        want = vocab.decode(generate.greedy(model, ids, 60).tolist())
+        ids = vocab.encode(prompt, errors="replace")[None]  # (1, n)
+        out, _ = generate.generate(model, ids, 60)  # greedy, with the KV cache
+        want = vocab.decode(out[0, ids.shape[1] :])
         got = page.evaluate("([t, n]) => window.selfattnLM.generate(t, n)", [prompt, 60])
         assert got == want, f"prompt {prompt!r}: JS gave {got!r}, PyTorch {want!r}"
 
