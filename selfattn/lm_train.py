@@ -56,7 +56,7 @@ RUN_MIN, RUN_MAX = 8, 32  # random run lengths in training windows
 COPY_RUN, COPY_FIRST, COPY_SECOND = 16, 8, 40  # the copy test's run and places
 COPY_WINDOWS = 256
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-RUN_MODULES: list[str] = ["selfattn.lm_train"]
+RUN_MODULES: list[str] = ["selfattn.lm_train", "selfattn.induction", "selfattn.seq2seq"]
 
 
 # --8<-- [start:TrainConfig]

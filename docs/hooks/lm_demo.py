@@ -7,14 +7,15 @@ A page asks for the in-browser model with one line of HTML in its Markdown:
 At build time this hook
 
 * writes the committed checkpoint (`selfattn.webexport.export_pretrained`, which
-  reads it with `selfattn.lm.load_pretrained`, as a reader does in Python) as `assets/lm/<name>.bin`, every tensor
-  of its state dict as little-endian float32, one after another, and
+  reads it with `selfattn.lm.load_pretrained`, as a reader does in Python) as
+  `assets/lm/<name>.bin`, every tensor of its state dict as little-endian
+  float32, one after another, and
   `assets/lm/<name>.json`, the manifest: the model's config, its vocabulary, the
   replacement character for unknown ones, LayerNorm's eps, RoPE's base and each
   tensor's name, shape, byte offset and size;
 * adds the panel's script (`assets/javascripts/lm.js`) and stylesheet
-  (`assets/stylesheets/lm.css`) after the first panel of a page, with the address of those two files (without their suffix) in
-  `data-weights`.
+  (`assets/stylesheets/lm.css`) after the first panel of a page, with the
+  address of those two files (without their suffix) in `data-weights`.
 
 The script runs the forward pass in JavaScript; tests/browser/test_lm_demo.py holds
 its logits and attention weights equal to PyTorch's.

@@ -54,7 +54,8 @@ def demo(browser: Browser, base_url: str) -> Iterator[tuple[Page, Visit]]:
         page = context.new_page()
         watch(page, visit, base_url)
         response = page.goto(base_url + PAGE)
-        assert response is not None and response.status == 200, f"{PAGE} did not load"
+        assert response is not None, f"{PAGE} did not load"
+        assert response.status == 200, f"{PAGE} answered {response.status}"
         page.wait_for_function("() => window.selfattnLM !== undefined")
         page.wait_for_selector(".lm-demo[data-ready]")
         yield page, visit
@@ -125,7 +126,9 @@ def assert_forward_equal(page: Page, model: Any, ids: list[int]) -> None:
     logit_error = (js_logits - logits.double()).abs().max().item()
     weight_error = (js_attention - attention.double()).abs().max().item()
     assert logit_error <= TOLERANCE, f"n={len(ids)}: logits differ by {logit_error:.2e}"
-    assert weight_error <= TOLERANCE, f"n={len(ids)}: weights differ by {weight_error:.2e}"
+    assert weight_error <= TOLERANCE, (
+        f"n={len(ids)}: weights differ by {weight_error:.2e}"
+    )
 
 
 def test_generate_equals_greedy_decoding(
@@ -135,12 +138,18 @@ def test_generate_equals_greedy_decoding(
 
     page, _ = demo
     rng = random.Random(0)
-    prompts = [example(page), "Call me Ishmael. ", random_text(rng, list(vocab.chars), 30)]
+    prompts = [
+        example(page),
+        "Call me Ishmael. ",
+        random_text(rng, list(vocab.chars), 30),
+    ]
     for prompt in prompts:
         ids = vocab.encode(prompt, errors="replace")[None]  # (1, n)
         out, _ = generate.generate(model, ids, 60)  # greedy, with the KV cache
         want = vocab.decode(out[0, ids.shape[1] :])
-        got = page.evaluate("([t, n]) => window.selfattnLM.generate(t, n)", [prompt, 60])
+        got = page.evaluate(
+            "([t, n]) => window.selfattnLM.generate(t, n)", [prompt, 60]
+        )
         assert got == want, f"prompt {prompt!r}: JS gave {got!r}, PyTorch {want!r}"
 
 
