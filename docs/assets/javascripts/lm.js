@@ -361,27 +361,6 @@
     panel.dataset.forwardMs = ms.toFixed(1);
     status.textContent = `${ids.length} characters, forward pass ${ms.toFixed(0)} ms.`;
 
-    // Next-character probabilities after the last character.
-    const row = logits[logits.length - 1];
-    const max = Math.max(...row);
-    const ex = row.map((v) => Math.exp(v - max));
-    const sum = ex.reduce((a, b) => a + b, 0);
-    const top = ex
-      .map((e, i) => ({ i, p: e / sum }))
-      .sort((a, b) => b.p - a.p)
-      .slice(0, 5);
-    probs.replaceChildren(
-      ...top.map(({ i, p }) =>
-        el(
-          "li",
-          { "data-char": lm.vocab[i], "data-prob": p.toFixed(4) },
-          el("code", { text: shown(lm.vocab[i]) }),
-          el("span", { class: "lm-demo__bar", style: `width: ${(p * 100).toFixed(1)}%` }),
-          el("span", { text: ` ${(100 * p).toFixed(1)}%` }),
-        ),
-      ),
-    );
-
     // One query's attention as a strip over the characters, for the chosen head.
     const L = attention.length;
     const H = attention[0].length;
@@ -401,6 +380,27 @@
     const h = Number(headSel.value);
     const q = Number(querySel.value);
     const weights = attention[l][h][q];
+    // Next-character probabilities after the query character.
+    const row = logits[q];
+    const max = Math.max(...row);
+    const ex = row.map((v) => Math.exp(v - max));
+    const sum = ex.reduce((a, b) => a + b, 0);
+    const top = ex
+      .map((e, i) => ({ i, p: e / sum }))
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 5);
+    probs.replaceChildren(
+      ...top.map(({ i, p }) =>
+        el(
+          "li",
+          { "data-char": lm.vocab[i], "data-prob": p.toFixed(4) },
+          el("code", { text: shown(lm.vocab[i]) }),
+          el("span", { class: "lm-demo__bar", style: `width: ${(p * 100).toFixed(1)}%` }),
+          el("span", { text: ` ${(100 * p).toFixed(1)}%` }),
+        ),
+      ),
+    );
+
     strip.replaceChildren(
       ...ids.map((id, j) =>
         el("span", {
@@ -456,9 +456,7 @@
         el("button", { type: "button", "data-control": "generate", text: "Generate 40 characters" }),
       ),
       el("p", { class: "lm-demo__status", "aria-live": "polite" }),
-      el("h4", { text: "What comes next? The five likeliest characters" }),
-      el("ol", { class: "lm-demo__probs" }),
-      el("h4", { text: "Where one head looks" }),
+            el("h4", { text: "Where one head looks" }),
       el(
         "div",
         { class: "lm-demo__row" },
@@ -467,6 +465,8 @@
         el("label", { text: "Query " }, el("select", { "data-control": "query" })),
       ),
       el("div", { class: "lm-demo__strip", "aria-label": "attention weights over the text" }),
+      el("h4", { text: "What comes after the query? The five likeliest characters" }),
+      el("ol", { class: "lm-demo__probs" }),
       el("h4", { text: "Every head (the last 48 characters; row: query, column: key)" }),
       el("div", { class: "lm-demo__grid" }),
     );
