@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from selfattn._checks import checked_by
@@ -25,7 +24,7 @@ def check_gain_args(curve: Any, start: Any) -> None:
 
 @checked_by(check_gain_args)
 # --8<-- [start:gain_past]
-def gain_past(curve: Sequence[float], start: int) -> float:
+def gain_past(curve: list[float], start: int) -> float:
     """Mean loss before position `start` minus mean loss from it on:
     positive when the model does better with more context."""
     before = sum(curve[:start]) / start
