@@ -190,3 +190,36 @@ def test_every_control_shows_a_focus_ring(demo: tuple[Page, Visit]) -> None:
         if not ring:
             missing.append(control.get_attribute("data-control") or f"#{i}")
     assert not missing, "controls without a visible focus ring:" + listing(missing)
+
+
+def test_the_panel_shows_the_induction_head_copying(
+    demo: tuple[Page, Visit], model: Any, vocab: Any
+) -> None:
+    """What "Things to try" promises: with a query on the `q` of the second copy of
+    the example's made-up word, a layer-2 head's largest weight, as the panel draws
+    it, is on the character after the first `q`."""
+    page, _ = demo
+    text = example(page)
+    word = "vexquorblin"
+    first = text.index(word)
+    second = text.index(word, first + 1)
+    query = second + word.index("q")
+    target = first + word.index("q") + 1
+    panel = page.locator(".lm-demo")
+    panel.locator("[data-control=example]").click()
+    panel.locator("[data-control=layer]").select_option("1")
+    panel.locator("[data-control=query]").select_option(str(query))
+    found = []
+    for head in range(model.config.n_heads):
+        panel.locator("[data-control=head]").select_option(str(head))
+        weights = [
+            float(w)
+            for w in panel.locator(".lm-demo__cell").evaluate_all(
+                "(cells) => cells.map((c) => c.dataset.weight)"
+            )
+        ]
+        if max(range(len(weights)), key=weights.__getitem__) == target:
+            found.append(head)
+    assert found, (
+        f"no layer-2 head's largest weight from x({query + 1}) is on x({target + 1})"
+    )
