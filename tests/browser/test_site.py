@@ -248,8 +248,10 @@ def describe_violation(violation: dict[str, Any], scheme: str) -> str:
 # Open what hides a code block: its tab in a set of content tabs, a closed <details>.
 REVEAL_JS = """
 (button) => {
-  const details = button.closest('details');
-  if (details) details.open = true;
+  // Open every fold around the block, the outer ones too (folds may nest).
+  for (let d = button.closest('details'); d; d = d.parentElement.closest('details')) {
+    d.open = true;
+  }
   const block = button.closest('.tabbed-block');
   if (!block) return;
   const index = Array.from(block.parentElement.children).indexOf(block);
