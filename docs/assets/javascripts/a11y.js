@@ -19,6 +19,7 @@ function selfattnA11y() {
   const scrolling = [
     [".md-typeset__scrollwrap", "Table (scrolls sideways)"],
     [".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)"],
+    [".jupyter-wrapper .highlight-ipynb pre", "Code (scrolls sideways)"],
     [".md-typeset .katex-display", "Formula (scrolls sideways)"],
     [".md-typeset pre > code", null],
   ].flatMap(([selector, label]) =>
