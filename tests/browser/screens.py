@@ -18,6 +18,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+# The site lays out off-screen blocks only when they come near (extra.css,
+# content-visibility); a measurement of the page's height must see them all.
+RENDER_ALL_JS = "document.documentElement.setAttribute('data-render-all', '')"
+
 WIDTH, HEIGHT = 1280, 800
 CORE_SCREENS = 8.0
 CHROMIUM_ARGS = [
@@ -61,6 +65,8 @@ def main(argv: list[str]) -> int:
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        # Every block laid out at its real height (extra.css defers off-screen ones).
+        page.add_init_script(RENDER_ALL_JS)
         for rel in pages:
             url = f"http://127.0.0.1:{port}/{'' if rel == '.' else rel + '/'}"
             page.goto(url, wait_until="load")
