@@ -20,7 +20,18 @@ from playwright.sync_api import Page, sync_playwright
 
 # The site lays out off-screen blocks only when they come near (extra.css,
 # content-visibility); a measurement of the page's height must see them all.
-RENDER_ALL_JS = "document.documentElement.setAttribute('data-render-all', '')"
+# (An init script may run before the root element exists: then it waits for it.)
+RENDER_ALL_JS = """(() => {
+  const mark = () => {
+    const root = document.documentElement;
+    if (root) root.setAttribute("data-render-all", "");
+    return Boolean(root);
+  };
+  if (!mark()) {
+    new MutationObserver((_, seen) => mark() && seen.disconnect()).observe(
+      document, { childList: true });
+  }
+})()"""
 
 WIDTH, HEIGHT = 1280, 800
 CORE_SCREENS = 8.0
