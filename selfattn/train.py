@@ -199,8 +199,9 @@ class TrainResult:
 @checked_by(check_config)
 # --8<-- [start:train]
 def train(config: TaskConfig) -> TrainResult:
-    """Train a `LookBackModel` from `config.seed` with Adam. With one thread (as
-    `main` sets), the same torch on a similar CPU repeats a run up to rounding."""
+    """Train a `LookBackModel` from `config.seed` with Adam. With one
+    thread (as `main` sets), the same torch on a similar CPU repeats a
+    run up to rounding."""
     torch.manual_seed(config.seed)  # the model's initial weights
     model = LookBackModel(config)
     initial = LookBackModel(config)
@@ -216,7 +217,7 @@ def train(config: TaskConfig) -> TrainResult:
         optimiser.step()
         losses.append(loss.item())
     seconds = time.perf_counter() - start
-    held_out = look_back_batch(config, config.held_out, held_out_generator(config))
+    held_out = held_out_set(config)  # sequences that training never saw
     return TrainResult(
         initial=initial.eval(),
         model=model.eval(),
