@@ -124,7 +124,7 @@ CLAIMS = [
     Claim(
         "the first two queries have little choice", first_two_queries_have_little_choice
     ),
-    Claim("just as head 0 does", first_two_queries_have_little_choice),
+    Claim("looks one back in both heads", first_two_queries_have_little_choice),
     Claim(
         "reaches the shipped accuracy to within one percentage point",
         retraining_test_allows_one_point,
