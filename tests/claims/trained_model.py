@@ -136,7 +136,7 @@ CLAIMS = [
     ),
     Claim("trained heads far apart where untrained ones are close", distances),
     Claim("must reach the shipped accuracy", held_out_accuracy),
-    Claim("Untrained, the two heads look alike, both a blur", distances),
+    Claim("Untrained, the two heads look alike.", distances),
 ]
 
 NOT_CLAIMS = {
