@@ -199,7 +199,9 @@ class TrainResult:
 @checked_by(check_config)
 # --8<-- [start:train]
 def train(config: TaskConfig) -> TrainResult:
-    """Train a `LookBackModel` from `config.seed` with Adam; deterministic on CPU."""
+    """Train a `LookBackModel` from `config.seed` with Adam. With one
+    thread (as `main` sets), the same torch on a similar CPU repeats a
+    run up to rounding."""
     torch.manual_seed(config.seed)  # the model's initial weights
     model = LookBackModel(config)
     initial = LookBackModel(config)
@@ -215,7 +217,7 @@ def train(config: TaskConfig) -> TrainResult:
         optimiser.step()
         losses.append(loss.item())
     seconds = time.perf_counter() - start
-    held_out = look_back_batch(config, config.held_out, held_out_generator(config))
+    held_out = held_out_set(config)  # sequences that training never saw
     return TrainResult(
         initial=initial.eval(),
         model=model.eval(),
@@ -310,7 +312,9 @@ def _machine() -> str:
         load = Path("/proc/loadavg").read_text().split()[0]
     except OSError:
         load = "unknown"
-    return f"{model}, {torch.get_num_threads()} torch threads, load average {load}"
+    threads = torch.get_num_threads()
+    plural = "" if threads == 1 else "s"
+    return f"{model}, {threads} torch thread{plural}, load average {load}"
 
 
 def load_checkpoint(

@@ -86,11 +86,11 @@ def test_permuting_tokens_permutes_the_outputs_of_the_modules(
 
 
 # --8<-- [start:test_scale]
-# Fixed seeds make these exact reruns; the bounds would hold for any seed too. The
-# unscaled score is a sum of d_k products of unit variance, so its variance is d_k.
-# With 20,000 samples the sample variance has a relative standard deviation of at
-# most sqrt(8 / 20,000) = 2% (d_k = 1, where q_i k_i has fourth moment 9), so 10% is
-# five standard deviations away.
+# Fixed seeds make these exact reruns; the bounds would hold for almost any other
+# seed too, though not for every one. The unscaled score is a sum of d_k products
+# of unit variance, so its variance is d_k. With 20,000 samples the sample variance
+# has a relative standard deviation of at most sqrt(8 / 20,000) = 2% (d_k = 1,
+# where q_i k_i has fourth moment 9), so 10% is five standard deviations away.
 @pytest.mark.parametrize("d_k", [1, 4, 16, 64, 256])
 def test_score_variance_is_about_dk_unscaled_and_about_one_scaled(d_k: int) -> None:
     assert score_variance(d_k, scaled=False) == pytest.approx(d_k, rel=0.1)

@@ -4,7 +4,9 @@
 # Runs the chapter [A trained model](../../trained-model/): a two-head attention-only
 # model that learns to name the tokens one and two places back. The trained model
 # ships inside the selfattn package: `load_look_back()` reads it anywhere. Set
-# `RETRAIN = True` to train it again from the seed instead (seconds on a CPU).
+# `RETRAIN = True` to train it again from the seed instead (seconds on a CPU; on one
+# thread, as `python -m selfattn.train` uses, it repeats the shipped run up to
+# rounding on the same torch and a similar CPU).
 
 # %%
 import matplotlib.pyplot as plt
@@ -24,6 +26,7 @@ from selfattn.train import (
 
 RETRAIN = False
 if RETRAIN:
+    torch.set_num_threads(1)  # as python -m selfattn.train does
     config = TaskConfig()
     result = train(config)
     untrained, trained, losses = result.initial, result.model, result.losses

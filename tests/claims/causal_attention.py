@@ -84,12 +84,16 @@ def float32_underflow() -> None:
     # rounds to 0.
     tiny = torch.tensor(2.0**-149, dtype=torch.float32)
     assert tiny.item() > 0
-    assert 1e-45 < tiny.item() < 2e-45
-    assert (tiny / 2).item() == 0.0
+    assert f"{tiny.item():.1e}" == "1.4e-45"  # the page's 1.4 x 10^-45
+    assert torch.nextafter(torch.tensor(0.0), torch.tensor(1.0)) == tiny  # smallest
+    assert (tiny / 2).item() == 0.0  # half of it underflows
+    assert (tiny * 0.6).item() == tiny.item()  # a bit more than half rounds up
     assert torch.exp(torch.tensor(-200.0)).item() == 0.0  # the page's e^(0 - 200)
 
 
-CLAIMS.append(Claim("A float32 number cannot be smaller than about", float32_underflow))
+CLAIMS.append(
+    Claim("No positive float32 number is smaller than about", float32_underflow)
+)
 
 NOT_CLAIMS = {
     "Build a Large Language Model": "a book's title, in the references",

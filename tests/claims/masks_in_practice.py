@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch.nn import functional as F  # noqa: N812 (as PyTorch writes it)
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.bias import causal_lower_right, causal_upper_left
 
 import selfattn
@@ -40,6 +41,14 @@ def fully_masked_rows_are_zero() -> None:
     sdpa = F.scaled_dot_product_attention(left, left, left, attn_mask=both)
     assert (sdpa[:2] == 0).all()
     torch.testing.assert_close(sdpa, out)
+    # "both of its CPU kernels": the plain (math) one and the fused FlashAttention-
+    # style one, which needs 4-D (batch, heads, n, d) inputs; each forced in turn.
+    q = left[None, None]  # (1, 1, 6, 3)
+    for backend in (SDPBackend.MATH, SDPBackend.FLASH_ATTENTION):
+        with sdpa_kernel(backend):
+            fused = F.scaled_dot_product_attention(q, q, q, attn_mask=both)
+        assert (fused[0, 0, :2] == 0).all(), backend
+        torch.testing.assert_close(fused[0, 0], out)
 
 
 def lower_right_is_the_decode_alignment() -> None:
@@ -61,6 +70,7 @@ CLAIMS = [
     Claim(
         "gives such a fully masked query all-zero weights", fully_masked_rows_are_zero
     ),
+    Claim("a test checks both of its CPU kernels", fully_masked_rows_are_zero),
     Claim(
         "causal_lower_right(n_q, n_k) (the decode step's)",
         lower_right_is_the_decode_alignment,

@@ -138,7 +138,19 @@ def fast_path_when_every_condition_holds() -> None:
         mha.train()  # training mode: not taken, even without autograd
         out, calls = run(mha, square, x, padding, grad=False)
         assert calls == 0
-    # A floating-point mask (the source's second extra condition) blocks it too.
+    # torch.backends.mha.set_fastpath_enabled(False) turns it off: our zeros.
+    square = selfattn.MultiHeadAttention(4, 4, 6, 2).eval()
+    mha = selfattn.to_torch_mha(square).eval()
+    ours = square(x, mask=~padding[:, None, :]).detach()
+    assert torch.backends.mha.get_fastpath_enabled()  # the default
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        out, calls = run(mha, square, x, padding, grad=False)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
+    assert calls == 0
+    torch.testing.assert_close(out, ours)
+    # A floating-point mask (another of the source's conditions) blocks it too.
     square = selfattn.MultiHeadAttention(4, 4, 6, 2).eval()
     mha = selfattn.to_torch_mha(square).eval()
     float_mask = torch.zeros(6, 6).masked_fill(~selfattn.causal_mask(6, 6), -1e9)
@@ -160,8 +172,16 @@ CLAIMS = [
         fast_path_when_every_condition_holds,
     ),
     Claim(
-        "Its source adds three more: an even number of heads",
+        "Its source adds others, among them an even number of heads",
         fast_path_when_every_condition_holds,
+    ),
+    Claim(
+        "turns the fast path off, and the NaN with it",
+        fast_path_when_every_condition_holds,
+    ),
+    Claim(
+        "On this page's problem, on the CPU, the first gives NaN",
+        fast_path_never_taken_on_the_page,
     ),
     Claim(
         "the first gives NaN for the two fully masked queries",
