@@ -97,7 +97,7 @@ def softmax_masked(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
     Entries with `keep == False` get weight exactly 0. A row with nothing kept
     (a fully masked query) gets all-zero weights, so its context vector is zero,
-    as `scaled_dot_product_attention` gives in torch 2.13 (older releases gave nan).
+    as `scaled_dot_product_attention` gives from torch 2.5 on (before, nan).
     Shapes: `scores` (..., n_q, n_k); `keep` bool, broadcastable to it.
     """
     masked = scores.masked_fill(~keep, float("-inf"))  # a masked key gets exp(-inf) = 0
