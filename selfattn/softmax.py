@@ -58,10 +58,10 @@ def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax by its definition: `e^omega_j / sum_k e^omega_k`.
 
-    Overflows once a score passes about 88.7 in float32 (`exp` is
-    `inf`, and `inf / inf` is `nan`), and underflows when every
-    score of a row is below about -104 (each `exp` rounds to 0, and
-    `0 / 0` is `nan`). Shape: any; the sum runs over `dim`.
+    Overflows once a score passes about 88.7 in float32 (its `exp` is
+    `inf`, its weight `inf / inf = nan`, the others 0), and underflows
+    when every score of a row is below about -104 (each `exp` rounds to
+    0, and `0 / 0` is `nan`). Shape: any; the sum runs over `dim`.
     """
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)

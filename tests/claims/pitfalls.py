@@ -147,7 +147,8 @@ CLAIMS = [
         rounding_weights_moves_a_row_sum_by_half_an_eps,
     ),
     Claim(
-        "plus a fixed amount for each weight too small for the dtype's normal range",
+        "plus a fixed amount for each weight so small that the dtype stores it with "
+        "fewer digits",
         the_subnormal_term_is_needed,
     ),
     Claim(
