@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 # --8<-- [start:profiles]
 # `ci`: deterministic (same examples every run), so a red CI is reproducible.
-# `dev`: random examples, a fresh sample each run. `thorough`: ten times as many.
+# `dev`: random examples, a fresh sample each run. `thorough`: 1000, not 60.
 settings.register_profile(
     "ci", max_examples=60, derandomize=True, deadline=None, print_blob=True
 )
