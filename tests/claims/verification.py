@@ -43,7 +43,7 @@ def softmax_draws() -> None:
 def attention_magnitudes() -> None:
     assert min(conftest.ATTENTION_MAGNITUDES) == 1e-3
     assert max(conftest.ATTENTION_MAGNITUDES) == 1e4
-    source = inspect.getsource(conftest.qkv_problems)
+    source = inspect.getsource(conftest)
     assert "torch.randn(*shape" in source
     assert "values.clamp(-4, 4) * magnitude" in source  # "clipped at four times it"
 
@@ -224,4 +224,6 @@ CLAIMS = [
 ]
 NOT_CLAIMS = {
     "Build a Large Language Model (From Scratch)": "a book's title",
+    "Faster Attention with Better Parallelism": "a paper's title",
+    "Call the largest of these in row": "a definition: it names a row's largest bound",
 }
