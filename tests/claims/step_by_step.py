@@ -94,7 +94,7 @@ NOT_CLAIMS = {
 
 CLAIMS = [
     Claim(
-        "It is large when the two vectors point the same way and are long",
+        "which is large when the two vectors point the same way and are long",
         dot_product_grows_with_alignment_and_length,
     ),
     Claim(
@@ -113,7 +113,7 @@ CLAIMS = [
         dividing_by_the_sum_with_a_negative_score,
     ),
     Claim(
-        "the weight of such a score becomes nan and every other weight of its row 0",
+        "that weight becomes nan, the rest of its row 0",
         an_overflowing_score_gets_nan_and_the_rest_zero,
     ),
     Claim("past about 88.72", naive_softmax_overflows_and_underflows),
