@@ -171,8 +171,9 @@ def default_scale(d_k: int) -> float:
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float16 and bfloat16 are computed in float32, as fused attention kernels do.
 
-    Their range and precision are too small for a sum of many exponentials (and
-    float16 overflows at 65,504); the result is rounded back to the input dtype.
+    bfloat16's precision and float16's range (it overflows at 65,504) are too
+    small for a sum of many exponentials; the result is rounded back to the input
+    dtype.
     """
     return torch.promote_types(dtype, torch.float32)
 

@@ -58,10 +58,10 @@ def normalize_by_sum(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def softmax_naive(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Softmax by its definition: `e^omega_j / sum_k e^omega_k`.
 
-    Overflows once a score passes about 88.7 in float32 (`exp` is
-    `inf`, and `inf / inf` is `nan`), and underflows when every
-    score of a row is below about -104 (each `exp` rounds to 0, and
-    `0 / 0` is `nan`). Shape: any; the sum runs over `dim`.
+    Overflows once a score passes about 88.7 in float32 (its `exp` is
+    `inf`, its weight `inf / inf = nan`, the others 0), and underflows
+    when every score of a row is below about -104 (each `exp` rounds to
+    0, and `0 / 0` is `nan`). Shape: any; the sum runs over `dim`.
     """
     exp = torch.exp(scores)
     return exp / exp.sum(dim=dim, keepdim=True)
@@ -97,7 +97,7 @@ def softmax_masked(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
     Entries with `keep == False` get weight exactly 0. A row with nothing kept
     (a fully masked query) gets all-zero weights, so its context vector is zero,
-    as `scaled_dot_product_attention` gives in torch 2.13 (older releases gave nan).
+    as `scaled_dot_product_attention` gives from torch 2.5 on (before, nan).
     Shapes: `scores` (..., n_q, n_k); `keep` bool, broadcastable to it.
     """
     masked = scores.masked_fill(~keep, float("-inf"))  # a masked key gets exp(-inf) = 0

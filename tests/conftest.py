@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 # --8<-- [start:profiles]
 # `ci`: deterministic (same examples every run), so a red CI is reproducible.
-# `dev`: random examples, a fresh sample each run. `thorough`: ten times as many.
+# `dev`: random examples, a fresh sample each run. `thorough`: 1000, not 60.
 settings.register_profile(
     "ci", max_examples=60, derandomize=True, deadline=None, print_blob=True
 )
@@ -66,10 +66,10 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def relative_tolerance(dtype: torch.dtype, condition: float = 1.0) -> float:
     """ULPS units of the computing precision, plus SCORE_ULPS units for each unit of
-    ``condition - 1`` (how much the problem magnifies rounding errors: for attention
-    the size of the largest score, as an absolute error e in a score changes its
-    weight by a factor of about 1 + e), plus two units of ``dtype`` for the final
-    rounding of float16 and bfloat16."""
+    ``condition - 1`` (how much the problem magnifies rounding errors; 1: not at
+    all; for attention, ``QKV.weight_condition``, which makes this term the most
+    that rounding the scores can move a row of weights), plus two units of
+    ``dtype`` for the final rounding of float16 and bfloat16."""
     tol = eps(compute_dtype(dtype)) * (ULPS + SCORE_ULPS * (condition - 1))
     if compute_dtype(dtype) != dtype:
         tol += 2 * eps(dtype)
@@ -126,8 +126,11 @@ def oracle_bound(
     computation in ``dtype``: twice the error of PyTorch's own computation in that
     precision (``reference`` on the inputs in float32 for float16 and bfloat16,
     rounded to ``dtype``; none for float64) plus a floor of
-    ``relative_tolerance(dtype, condition) * magnitude``, as flash-attention's
-    tests bound their kernels by PyTorch's error."""
+    ``relative_tolerance(dtype, condition) * magnitude``. The factor 2 is the rule
+    of Dao-AILab/flash-attention's ``tests/test_flash_attn.py`` (FlashAttention-2,
+    commit 765fbd9): ``(out - out_ref).abs().max() <= 2 * (out_pt -
+    out_ref).abs().max()``, with ``out_ref`` upcast to float32 there (float64
+    here)."""
     oracle = reference(*(_cast(t, torch.float64) for t in inputs), **kwargs)
     own_error = 0.0
     if dtype != torch.float64:

@@ -203,6 +203,22 @@ def test_check_weights_rejects_a_wrong_long_half_precision_row(
     assert 4 * n_k * torch.finfo(dtype).eps > 0.02  # what the old one allowed
 
 
+@pytest.mark.parametrize("n_k", [20_000, 50_000, 100_000])
+def test_check_weights_accepts_equal_float16_weights_below_the_normal_range(
+    n_k: int,
+) -> None:
+    # 1/n_k is below float16's smallest normal, 2**-14: each weight is rounded to
+    # a multiple of 2**-24 and may be off by 2**-25, far more than eps/2 of itself.
+    # At n_k = 100,000 the row sums to 1.00136, past eps + 4 sqrt(n_k) float32 eps.
+    weights = torch.softmax(torch.zeros(2, n_k), dim=-1).to(torch.float16)
+    assert float(weights[0, 0]) < torch.finfo(torch.float16).tiny
+    check_weights(weights)
+    wrong = torch.softmax(torch.zeros(2, n_k), dim=-1)
+    wrong[1] *= 1.02  # still rejected: the subnormal term stays far below 2%
+    with pytest.raises(ValueError, match="sums to 1"):
+        check_weights(wrong.to(torch.float16))
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_naive_softmax_overflows_just_past_the_threshold(dtype: torch.dtype) -> None:
     t = overflow_threshold(dtype)

@@ -168,7 +168,8 @@ def test_fully_masked_query_gets_a_zero_output(name: str) -> None:
     mask[1] = False  # query 1 may attend to nothing
     out = IMPLEMENTATIONS[name](q, k, v, mask=mask)
     assert (out[1] == 0).all()
-    # PyTorch's SDPA agrees in the torch we test (older releases returned NaN there).
+    # PyTorch's SDPA agrees from torch 2.5 on (pytorch/pytorch#133882); before
+    # 2.5 it returned NaN there.
     assert_close(out, sdpa_reference(QKV(q, k, v, mask, False, None)).float())
 
 

@@ -17,7 +17,8 @@ SCORE_MAGNITUDES = (1e-3, 1.0, 30.0, 1e3, 1e4)
 # --8<-- [start:score_rows]
 @st.composite
 def score_rows(draw: st.DrawFn, max_magnitude: float = 1e4) -> torch.Tensor:
-    """float64 score matrices of random shape, magnitudes up to ``max_magnitude``."""
+    """float64 score matrices of random shape: normal, with a spread (standard
+    deviation) drawn from SCORE_MAGNITUDES, up to ``max_magnitude``."""
     rows, cols = draw(st.integers(1, 6)), draw(st.integers(1, 12))
     magnitudes = [m for m in SCORE_MAGNITUDES if m <= max_magnitude]
     magnitude = draw(st.sampled_from(magnitudes))

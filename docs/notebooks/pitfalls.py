@@ -91,14 +91,16 @@ print(softmax_stable(normalize_by_sum(two)))  # about (0.38, 0.62): flatter
 # %% [markdown]
 # ### Solution 2
 #
-# It catches the wrong dimension and negative "weights"; normalising twice gives
-# valid (just wrong) weights, which only a comparison with the right numbers catches.
+# It catches mistake 3 (rows that do not sum to one) and mistake 4 (`nan` from an
+# overflow), and the negative "weights" of dividing by the sum. Mistakes 1 and 2
+# give valid (just wrong) weights, which only a comparison with the right numbers
+# catches.
 
 # %%
 # --8<-- "selfattn/exercises/pitfalls.py:check_weights"
 
 check_weights(right)  # passes silently
-for wrong in (softmax_stable(scores, dim=0), torch.full((2, 6), math.nan)):
+for wrong in (softmax_stable(scores, dim=0), selfattn.softmax_naive(big)):
     try:
         check_weights(wrong)
     except ValueError as error:

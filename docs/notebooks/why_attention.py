@@ -29,6 +29,8 @@ it = warm.index("it")
 x_warm, x_tired = embed_words(warm), embed_words(tired)  # (11, 4) each
 print(torch.equal(x_warm[it], x_tired[it]))  # the embedding of "it": identical
 
+# queries, keys, values: in Part I, all three are the embeddings;
+# scale=1.0 leaves the scores as they are (Part II explains the scale)
 z_warm = selfattn.attention_matmul(x_warm, x_warm, x_warm, scale=1.0)
 z_tired = selfattn.attention_matmul(x_tired, x_tired, x_tired, scale=1.0)
 print(z_warm[it])  # its context vectors: different
@@ -50,8 +52,8 @@ ax.set_title('the token "it": embedding x, context z')
 plt.show()
 
 # %% [markdown]
-# The embeddings are random numbers, so the weights of *it* mean nothing yet: a
-# trained model learns weights that single out *mat*.
+# The embeddings are random numbers, so the weights of *it* mean nothing yet and do
+# not single out *mat*: weights that mean something come from training.
 
 # %%
 weights = selfattn.attention_weights(x_warm, x_warm, scale=1.0)[it]
@@ -66,6 +68,7 @@ for word, alpha in zip(warm, weights, strict=True):
 
 # %%
 inputs = selfattn.toy_inputs()  # (6, 3): "Magic happens to those that believe"
+print(inputs)  # one row per token
 print(inputs.mean(dim=0))
 context = selfattn.attention_matmul(inputs, inputs, inputs, scale=1.0)  # (6, 3)
 for token, z in zip(selfattn.TOKENS, context, strict=True):
@@ -75,10 +78,11 @@ for token, z in zip(selfattn.TOKENS, context, strict=True):
 # ## Exercises
 #
 # 1. **By hand.** *Magic* gives half its attention to itself and half to *happens*:
-#    α₁ = α₂ = 0.5, the others 0. Compute its context vector z.
+#    α₁₁ = α₁₂ = 0.5, the others 0. Compute its context vector z⁽¹⁾ from the
+#    embeddings printed above.
 # 2. **Averaging is attention too.** Write `uniform_weights(n)`, the n × n
-#    weights of tokens that attend evenly to all n tokens, and check that they give
-#    every token the sentence average.
+#    weights of a sentence in which every token attends evenly to all n tokens,
+#    and check that they give every token the sentence average.
 #
 # Try them before reading on.
 

@@ -21,9 +21,11 @@ def check_weight_rows(weights: Any) -> None:
 def check_weights(weights: torch.Tensor) -> None:
     """Raise `ValueError` unless every row is finite, >= 0 and sums to one.
 
-    Each weight is rounded once to its dtype, off by at most eps/2 of
-    itself, so a row's sum is off by at most eps/2 in all, whatever n_k;
-    the float32 softmax before that adds about sqrt(n_k) float32 eps.
+    Each weight is rounded once to its dtype: off by at most eps/2 of
+    itself, or, below the smallest normal number `tiny` (a subnormal,
+    kept with fewer digits), by at most tiny * eps / 2. So a row's sum
+    is off by at most eps/2 + n_k * tiny * eps / 2; the float32 softmax
+    before that adds about sqrt(n_k) float32 eps.
     Shape: `weights` (..., n_k), one row per query.
     """
     w = weights.double()  # summed in float64: the check adds no rounding
@@ -32,8 +34,10 @@ def check_weights(weights: torch.Tensor) -> None:
     if (w < 0).any():
         raise ValueError("a weight is negative")
     n_k = w.shape[-1]
+    own = torch.finfo(weights.dtype)
     work = torch.finfo(torch.promote_types(weights.dtype, torch.float32))
-    tol = torch.finfo(weights.dtype).eps + 4 * math.sqrt(n_k) * work.eps
+    rounding = own.eps + n_k * own.tiny * own.eps / 2  # normal + subnormal
+    tol = rounding + 4 * math.sqrt(n_k) * work.eps
     gaps = (w.sum(dim=-1) - 1).abs()  # a row of no keys sums to 0
     error = float(gaps.max()) if gaps.numel() else 0.0
     if error > tol:

@@ -67,12 +67,17 @@ def rounding_weights_moves_a_row_sum_by_half_an_eps() -> None:
     from selfattn.exercises.pitfalls import check_weights
 
     gen = torch.Generator().manual_seed(0)
-    for n_k in (32, 256, 4096, 65536):
-        exact = torch.softmax(torch.randn(4, n_k, generator=gen).double() * 3, -1)
+    for n_k in (32, 256, 4096, 65536, 100_000):
+        random = torch.randn(3, n_k, generator=gen).double() * 3
+        scores = torch.cat([random, torch.zeros(1, n_k, dtype=torch.float64)])
+        exact = torch.softmax(scores, -1)  # the last row: n_k equal weights
         for dtype in (torch.float16, torch.bfloat16):
+            info = torch.finfo(dtype)
             rounded = exact.to(dtype).double()
             moved = (rounded.sum(-1) - exact.sum(-1)).abs()
-            assert (moved <= torch.finfo(dtype).eps / 2).all()
+            small = (exact < info.tiny).sum(-1)  # below the normal range
+            bound = info.eps / 2 + small * info.tiny * info.eps / 2
+            assert (moved <= bound).all()
             check_weights(exact.to(dtype))
             wrong = exact.clone()
             wrong[0] *= 1.02  # "far below 1": a row 2% off is still rejected
@@ -81,6 +86,40 @@ def rounding_weights_moves_a_row_sum_by_half_an_eps() -> None:
             except ValueError:
                 continue
             raise AssertionError(f"a row 2% off passed at n_k={n_k}, {dtype}")
+
+
+def the_subnormal_term_is_needed() -> None:
+    # 100,000 equal weights in float16: each is below float16's normal range, and
+    # their sum is off by more than half a unit of float16's precision.
+    info = torch.finfo(torch.float16)
+    exact = torch.full((100_000,), 1e-5, dtype=torch.float64)
+    moved = abs(float(exact.to(torch.float16).double().sum()) - 1.0)
+    assert moved > info.eps / 2
+    assert moved <= info.eps / 2 + 100_000 * info.tiny * info.eps / 2
+
+
+def check_weights_catches_mistakes_3_and_4_not_1() -> None:
+    import pytest
+
+    from selfattn.exercises.pitfalls import check_weights
+
+    for wrong, says in (
+        (selfattn.softmax_stable(SCORES, dim=0), "sums to 1"),
+        (selfattn.softmax_naive(torch.tensor([90.0, 89.0, 80.0])), "NaN"),
+        (selfattn.normalize_by_sum(torch.tensor([2.0, -1.0, 0.5])), "negative"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            check_weights(wrong)
+    check_weights(WRONG)  # normalised twice: valid weights, just not the right ones
+
+
+def a_head_of_128_passes_float16s_threshold() -> None:
+    assert 4096 // 32 == 128  # Llama 3 8B: model width / heads
+    assert math.sqrt(128) > math.log(torch.finfo(torch.float16).max)
+    gen = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 20_000, 128, generator=gen, dtype=torch.float64)
+    spread = float((q * k).sum(-1).std())
+    assert abs(spread - math.sqrt(128)) < 0.3  # the standard deviation is sqrt(d_k)
 
 
 CLAIMS = [
@@ -104,6 +143,19 @@ CLAIMS = [
     Claim(
         "moves a row's sum by at most half a unit of that precision in all",
         rounding_weights_moves_a_row_sum_by_half_an_eps,
+    ),
+    Claim(
+        "plus a fixed amount for each weight so small that the dtype stores it with "
+        "fewer digits",
+        the_subnormal_term_is_needed,
+    ),
+    Claim(
+        "It catches mistake 3 (rows that do not sum to one) and mistake 4",
+        check_weights_catches_mistakes_3_and_4_not_1,
+    ),
+    Claim(
+        "and that spread alone passes float16's threshold",
+        a_head_of_128_passes_float16s_threshold,
     ),
 ]
 NOT_CLAIMS = {

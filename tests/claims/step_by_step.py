@@ -45,6 +45,13 @@ def naive_softmax_overflows_and_underflows() -> None:
     assert selfattn.softmax_naive(torch.tensor([1000.0, 999.0])).isnan().any()
 
 
+def an_overflowing_score_gets_nan_and_the_rest_zero() -> None:
+    naive_softmax_overflows_and_underflows()
+    row = selfattn.softmax_naive(torch.tensor([100.0, 1.0, 0.0]))
+    assert bool(row[0].isnan())
+    assert torch.equal(row[1:], torch.zeros(2))
+
+
 def stable_softmax_exponents_are_at_most_zero() -> None:
     for scores in (torch.tensor([1000.0, 999.0]), torch.tensor([-1000.0, -1001.0])):
         shifted = scores - scores.amax()
@@ -104,6 +111,10 @@ CLAIMS = [
     Claim(
         "the scores 2, -1 and 0.5 give 1.33, -0.67 and 0.33",
         dividing_by_the_sum_with_a_negative_score,
+    ),
+    Claim(
+        "that weight becomes nan, the rest of its row 0",
+        an_overflowing_score_gets_nan_and_the_rest_zero,
     ),
     Claim("past about 88.72", naive_softmax_overflows_and_underflows),
     Claim("now no exponent is above zero", the_stable_fix_has_no_exponent_above_zero),
