@@ -319,8 +319,8 @@ def test_positions_break_permutation_equivariance(seed: int) -> None:
 def test_rope_attention_is_unchanged_when_every_position_shifts(
     layout: str, p: RopeProblem, shift: int
 ) -> None:
-    # What RoPE keeps: outputs depend on offsets only, so a prompt means the same
-    # at position 0 and at position 10,000.
+    # What RoPE keeps: outputs depend on offsets only, so the same tokens, attending
+    # only to one another, give the same outputs at position 0 and at 10,000.
     def attend(pos: torch.Tensor) -> torch.Tensor:
         q = k = rope(p.x, pos, base=p.base, layout=layout)
         return attention_matmul(q, k, p.x)
