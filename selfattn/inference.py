@@ -600,7 +600,7 @@ def kv_cache_bytes(
     window: int | None = None,
     bytes_per_number: int = 4,
 ) -> int:
-    """`2 L h_kv d_h min(n, window) b` bytes: a key and a value vector
+    """`2 n_layers h_kv d_h min(n, window) b` bytes: a key and a value vector
     per layer, KV head and kept token, `b` bytes per number.
     """
     kept = n_tokens if window is None else min(n_tokens, window)
