@@ -510,3 +510,20 @@ def test_bad_input_is_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_cache_as_shown_refuses_what_does_not_fit_itself() -> None:
+    # Sliding windows shows `KVCache` without the package's wrapper (`__wrapped__`):
+    # copied, `append` must still refuse a full cache and `roll` a chunk longer
+    # than the window, which would otherwise overwrite its own slots silently.
+    append = KVCache.append.__wrapped__  # type: ignore[attr-defined]
+    roll = KVCache.roll.__wrapped__  # type: ignore[attr-defined]
+    k = torch.zeros(1, 1, 3, 2)
+    with pytest.raises(ValueError, match="holds 0 of at most 2 tokens"):
+        append(KVCache(1, 1, 2, 2), k, k)
+    rolling = KVCache(1, 1, 2, 2, rolling=True)
+    with pytest.raises(ValueError, match="longer than the window"):
+        roll(rolling, k, k)
+    assert rolling.length == 0
+    roll(rolling, k[:, :, :2], k[:, :, :2])  # a chunk of the window's size fits
+    assert rolling.positions.tolist() == [0, 1]
