@@ -103,7 +103,8 @@ def test_rope_preserves_norms(p: RopeProblem) -> None:
     shift=st.integers(-5_000, 5_000),
 )
 def test_rope_score_depends_only_on_the_offset(
-    p: RopeProblem, shift: int
+    p: RopeProblem,
+    shift: int,
 ) -> None:
     q, k = p.x[..., :1, :], p.x[..., 1:, :]  # one query, one key
     i, j = p.positions[:1], p.positions[1:]
