@@ -34,7 +34,19 @@ def speedup_grows_in_every_row() -> None:
         assert r["max_abs_difference"] < 1e-5, r
 
 
+def uncached_grew_faster_than_n_squared() -> None:
+    rows = sorted(decode_results()["speed"], key=lambda r: r["n"])
+    first, last = rows[0], rows[-1]
+    for per_s in ("uncached_tokens_per_s", "uncached_tokens_per_cpu_s"):
+        slowed = first[per_s] / last[per_s]  # time per step, last / first
+        assert slowed > (last["n"] / first["n"]) ** 2, (per_s, slowed)
+
+
 CLAIMS = [
     Claim("and it does, in every row of the table", speedup_grows_in_every_row),
+    Claim(
+        "the measured time grew faster than the count of its scores",
+        uncached_grew_faster_than_n_squared,
+    ),
 ]
 NOT_CLAIMS: dict[str, str] = {}
