@@ -9,7 +9,8 @@ layer's output is the next one's input; random weights), the model of the chapte
 reported: one decode step with the cache (``cached_forward`` on the n-th token, the
 ``SimpleKVCache`` of each layer holding the n - 1 before it) and without it (each
 layer's causal forward over all n tokens, of which only the last row is used). Both
-give the same last row (checked, float32).
+give the same last row: their largest difference is recorded (``max_abs_difference``,
+float32) and held below 1e-5 by tests/claims/kv_cache.py.
 
 Memory: the same stack built from ``GroupedQueryAttention`` with 8, 2 and 1
 key/value heads, and with a window, the models of "Sharing keys and values" and
@@ -17,8 +18,10 @@ key/value heads, and with a window, the models of "Sharing keys and values" and
 process per configuration, the rise of the peak resident memory while the caches
 take a prompt of n - 8 tokens and 8 more tokens are decoded (n tokens in all).
 
-Writes ``benchmarks/results/decode-<machine>-<date>.json`` with the machine, torch
-version and the 1-minute load average at its start and end. Needs only torch.
+Waits for a quiet machine first (a 1-minute load average below 1; ``--allow-load`` and
+``--wait`` as in bench.py). Writes ``benchmarks/results/decode-<machine>-<date>.json``
+with the machine, the torch version and the load averages (1, 5 and 15 minutes) at
+its start, after each size and at its end. Needs only torch.
 """
 
 from __future__ import annotations

@@ -211,17 +211,8 @@ def check_cache_update(cache: Any, k: Any, v: Any) -> None:
         raise ValueError(
             f"k and v must have one shape, got {tuple(k.shape)} and {tuple(v.shape)}"
         )
-    n_new = k.shape[2]
-    if cache.rolling and n_new > cache.capacity:
-        raise ValueError(
-            f"a chunk of n_new={n_new} tokens is longer than the window "
-            f"({cache.capacity}): split it into chunks of at most {cache.capacity}"
-        )
-    if not cache.rolling and cache.length + n_new > cache.capacity:
-        raise ValueError(
-            f"the cache holds {cache.length} of at most {cache.capacity} tokens "
-            f"(context_length); {n_new} more do not fit"
-        )
+    # A full cache, or a chunk longer than the window, is refused in `append`
+    # and `roll` themselves, where the page shows it.
 
 
 @checked_module(
@@ -286,6 +277,11 @@ class KVCache:
         token so far (batch, h_kv, length, d_h) and their positions.
         """
         start, end = self.length, self.length + k.shape[-2]
+        if end > self.capacity:  # a clear message, not a shape error
+            raise ValueError(
+                f"the cache holds {start} of at most {self.capacity} "
+                f"tokens (context_length); {end - start} more do not fit"
+            )
         self.keys[:, :, start:end] = k
         self.values[:, :, start:end] = v
         new = torch.arange(start, end, device=k.device)
@@ -304,6 +300,12 @@ class KVCache:
         window. Shapes as `append`, with at most `window + n_new` keys.
         """
         start, end = self.length, self.length + k.shape[-2]
+        if end - start > self.capacity:  # it would overwrite itself
+            raise ValueError(
+                f"a chunk of n_new={end - start} tokens is longer than "
+                f"the window ({self.capacity}): split it into chunks "
+                f"of at most {self.capacity}"
+            )
         new = torch.arange(start, end, device=k.device)
         filled = min(start, self.capacity)  # slots that hold a token
         # Read the past before the new tokens overwrite it: the first new
@@ -598,7 +600,7 @@ def kv_cache_bytes(
     window: int | None = None,
     bytes_per_number: int = 4,
 ) -> int:
-    """`2 L h_kv d_h min(n, window) b` bytes: a key and a value vector
+    """`2 n_layers h_kv d_h min(n, window) b` bytes: a key and a value vector
     per layer, KV head and kept token, `b` bytes per number.
     """
     kept = n_tokens if window is None else min(n_tokens, window)

@@ -17,6 +17,7 @@ import torch
 
 from selfattn._checks import (
     _describe,
+    check_device,
     check_float_dtype,
     check_positive_int,
     check_sequence,
@@ -34,18 +35,20 @@ def check_simple_cache_config(
     head_dim: Any,
     capacity: Any,
     dtype: Any = torch.float32,
+    device: Any = None,
 ) -> None:
-    """Positive sizes and a floating-point `dtype`."""
+    """Positive sizes, a floating-point `dtype`, a device or None."""
     check_positive_int("batch_size", batch_size)
     check_positive_int("n_heads", n_heads)
     check_positive_int("head_dim", head_dim)
     check_positive_int("capacity", capacity)
     check_float_dtype("dtype", dtype)
+    check_device("device", device)
 
 
 def check_simple_append(cache: Any, k: Any, v: Any) -> None:
     """`k`, `v` (batch, h, n_new, d_h) of the cache's batch, heads and dtype."""
-    batch, h, capacity, d_h = cache.keys.shape
+    batch, h, _, d_h = cache.keys.shape
     for name, t in (("k", k), ("v", v)):
         check_tensor(name, t, min_dims=4)
         if t.dim() != 4 or (t.shape[0], t.shape[1], t.shape[3]) != (batch, h, d_h):
@@ -53,19 +56,16 @@ def check_simple_append(cache: Any, k: Any, v: Any) -> None:
                 f"{name} must have shape (batch, h, n_new, d_h) = "
                 f"({batch}, {h}, n_new, {d_h}), got {tuple(t.shape)}"
             )
-        if t.dtype != cache.keys.dtype:
+        if t.dtype != cache.keys.dtype or t.device != cache.keys.device:
             raise TypeError(
-                f"{name} must have the cache's dtype {cache.keys.dtype}, got {t.dtype}"
+                f"{name} must have the cache's dtype {cache.keys.dtype} on "
+                f"{cache.keys.device}, got {t.dtype} on {t.device}"
             )
     if k.shape != v.shape:
         raise ValueError(
             f"k and v must have one shape, got {tuple(k.shape)} and {tuple(v.shape)}"
         )
-    if cache.length + k.shape[2] > capacity:
-        raise ValueError(
-            f"the cache holds {cache.length} of at most {capacity} tokens "
-            f"(its capacity); {k.shape[2]} more do not fit"
-        )
+    # A full cache is refused in `append` itself, where the page shows it.
 
 
 @checked_module(init=check_simple_cache_config, append=check_simple_append)
@@ -85,10 +85,11 @@ class SimpleKVCache:
         head_dim: int,
         capacity: int,
         dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
     ) -> None:
         shape = (batch_size, n_heads, capacity, head_dim)
-        self.keys = torch.zeros(shape, dtype=dtype)
-        self.values = torch.zeros(shape, dtype=dtype)
+        self.keys = torch.zeros(shape, dtype=dtype, device=device)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.length = 0  # tokens stored so far
 
     def append(
@@ -99,6 +100,12 @@ class SimpleKVCache:
         (batch, h, length, d_h).
         """
         start, end = self.length, self.length + k.shape[-2]
+        capacity = self.keys.shape[-2]
+        if end > capacity:  # a clear message, not a shape error below
+            raise ValueError(
+                f"the cache holds {start} of at most {capacity} tokens "
+                f"(its capacity); {end - start} more do not fit"
+            )
         self.keys[:, :, start:end] = k  # written in place
         self.values[:, :, start:end] = v
         self.length = end

@@ -9,8 +9,9 @@ nothing else changes. Two ways to tell it the order:
   offset between the two positions.
 
 RoPE comes in two channel layouts that differ only in which channels form a rotated
-pair: `"half"` pairs channel `c` with `c + d/2` (GPT-NeoX, Llama) and
-`"interleaved"` pairs `2c` with `2c + 1` (RoFormer, GPT-J).
+pair: `"half"` pairs channel `c` with `c + d/2` (GPT-NeoX, the Llama of Hugging Face
+`transformers`) and `"interleaved"` pairs `2c` with `2c + 1` (RoFormer, GPT-J, Meta's
+own Llama code).
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def test_grouped_attention_equals_sdpa_with_enable_gqa(
     problem: tuple[torch.Tensor, ...],
 ) -> None:
     q, k, v, keep = problem
-    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, enable_gqa=True)
+    sdpa = F.scaled_dot_product_attention
+    expected = sdpa(q, k, v, attn_mask=keep, enable_gqa=True)
     close(grouped_attention(q, k, v, keep), expected)
     close(grouped_attention_plain(q, k, v, keep), expected)
 
@@ -207,9 +208,8 @@ def test_gqa_equals_multi_head_attention_with_each_kv_head_repeated(
             if f"{name}.{part}" in state:
                 t = state[f"{name}.{part}"]
                 heads = t.reshape(gqa.n_kv_heads, gqa.head_dim, *t.shape[1:])
-                state[f"{name}.{part}"] = heads.repeat_interleave(group, 0).flatten(
-                    0, 1
-                )
+                repeated = heads.repeat_interleave(group, 0)  # (h, d_h, ...)
+                state[f"{name}.{part}"] = repeated.flatten(0, 1)
     mha.load_state_dict(state)
     with torch.no_grad():
         close(gqa(x), mha(x))
@@ -227,7 +227,8 @@ def test_sliding_window_equals_sdpa_with_a_band_mask(case: Case) -> None:
     band = torch.ones(n, n, dtype=torch.bool).tril().triu(-(w - 1))
     with torch.no_grad():
         q, k, v = m.project(x, torch.arange(n))
-        z = F.scaled_dot_product_attention(q, k, v, attn_mask=band, enable_gqa=True)
+        sdpa = F.scaled_dot_product_attention
+        z = sdpa(q, k, v, attn_mask=band, enable_gqa=True)
         expected = m.out_proj(z.transpose(1, 2).flatten(2))
         close(m(x), expected)
 
@@ -278,7 +279,7 @@ def test_rolling_cache_equals_recomputing_the_last_window_tokens(
     sizes = chunk_sizes(data, n, w)
     with torch.no_grad():
         for start, end, out in decode(m, x, sizes):
-            for p in range(start, end):  # the last w tokens only, from position 0
+            for p in range(start, end):  # the last w tokens, from position 0
                 recomputed = m(x[:, max(0, p - w + 1) : p + 1])[:, -1]
                 close(out[:, p - start], recomputed)
 
@@ -509,3 +510,20 @@ def test_bad_input_is_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_cache_as_shown_refuses_what_does_not_fit_itself() -> None:
+    # Sliding windows shows `KVCache` without the package's wrapper (`__wrapped__`):
+    # copied, `append` must still refuse a full cache and `roll` a chunk longer
+    # than the window, which would otherwise overwrite its own slots silently.
+    append = KVCache.append.__wrapped__  # type: ignore[attr-defined]
+    roll = KVCache.roll.__wrapped__  # type: ignore[attr-defined]
+    k = torch.zeros(1, 1, 3, 2)
+    with pytest.raises(ValueError, match="holds 0 of at most 2 tokens"):
+        append(KVCache(1, 1, 2, 2), k, k)
+    rolling = KVCache(1, 1, 2, 2, rolling=True)
+    with pytest.raises(ValueError, match="longer than the window"):
+        roll(rolling, k, k)
+    assert rolling.length == 0
+    roll(rolling, k[:, :, :2], k[:, :, :2])  # a chunk of the window's size fits
+    assert rolling.positions.tolist() == [0, 1]

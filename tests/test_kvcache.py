@@ -125,3 +125,16 @@ def test_bad_input_is_refused() -> None:
         SimpleKVCache(1, 2, 2, 6).append(
             torch.zeros(1, 3, 1, 2), torch.zeros(1, 3, 1, 2)
         )
+    with pytest.raises(ValueError, match="device must name a device"):
+        SimpleKVCache(1, 2, 2, 6, device="no-such-device")
+
+
+def test_the_class_as_shown_refuses_a_full_cache_itself() -> None:
+    # The page shows `append` without the package's wrapper (`__wrapped__`): a
+    # reader who copies the class must still get the message, not a shape error.
+    shown = SimpleKVCache.append.__wrapped__  # type: ignore[attr-defined]
+    cache = SimpleKVCache(1, 2, 2, 4, device="cpu")
+    shown(cache, torch.zeros(1, 2, 3, 2), torch.zeros(1, 2, 3, 2))
+    with pytest.raises(ValueError, match="holds 3 of at most 4 tokens"):
+        shown(cache, torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2))
+    assert cache.length == 3  # nothing written

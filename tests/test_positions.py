@@ -102,7 +102,10 @@ def test_rope_preserves_norms(p: RopeProblem) -> None:
     p=rope_problems(min_n=2, max_n=2),
     shift=st.integers(-5_000, 5_000),
 )
-def test_rope_score_depends_only_on_the_offset(p: RopeProblem, shift: int) -> None:
+def test_rope_score_depends_only_on_the_offset(
+    p: RopeProblem,
+    shift: int,
+) -> None:
     q, k = p.x[..., :1, :], p.x[..., 1:, :]  # one query, one key
     i, j = p.positions[:1], p.positions[1:]
     kw: dict[str, Any] = {"base": p.base, "layout": p.layout}
@@ -319,8 +322,9 @@ def test_positions_break_permutation_equivariance(seed: int) -> None:
 def test_rope_attention_is_unchanged_when_every_position_shifts(
     layout: str, p: RopeProblem, shift: int
 ) -> None:
-    # What RoPE keeps: outputs depend on offsets only, so a prompt means the same
-    # at position 0 and at position 10,000.
+    # What RoPE keeps: outputs depend on offsets only, so the same tokens,
+    # attending only to one another, give the same outputs at position 0
+    # and at position 10,000.
     def attend(pos: torch.Tensor) -> torch.Tensor:
         q = k = rope(p.x, pos, base=p.base, layout=layout)
         return attention_matmul(q, k, p.x)
@@ -330,7 +334,8 @@ def test_rope_attention_is_unchanged_when_every_position_shifts(
     far = 1.0 + shift + float(p.positions.max())
     scores = (p.x @ p.x.mT).abs().amax() if p.x.numel() else torch.tensor(0.0)
     condition = far * (1.0 + float(scores))
-    assert_close(attend(p.positions + shift), attend(p.positions), condition=condition)
+    moved, there = attend(p.positions + shift), attend(p.positions)
+    assert_close(moved, there, condition=condition)
 
 
 # --8<-- [end:test_rope_shift]

@@ -2,8 +2,8 @@
 # # Sharing keys and values (companion notebook)
 #
 # Runs the chapter [Sharing keys and values](../../sharing-kv/) end to end: grouped
-# attention equals PyTorch's `enable_gqa=True`, and the KV cache shrinks by the group
-# size. Change `n_kv_heads` and watch.
+# attention equals PyTorch's `enable_gqa=True` (torch 2.5 or later), and the KV
+# cache shrinks by the group size. Change `n_kv_heads` and watch.
 
 # %%
 import torch

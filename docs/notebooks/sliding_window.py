@@ -2,8 +2,8 @@
 # # Sliding windows (companion notebook)
 #
 # Runs the chapter [Sliding windows](../../sliding-window/) end to end: the band
-# mask, the rolling buffer of a window cache, and the check that the cached decode
-# equals recomputing over the last `window` tokens.
+# mask, the rolling buffer of a window cache, and the check that, in one layer, the
+# cached decode equals recomputing over the last `window` tokens.
 
 # %%
 import torch

@@ -52,7 +52,10 @@ def check_decode_args(mha: Any, x: Any) -> None:
 
 @checked_by(check_decode_args)
 # --8<-- [start:decode_token_by_token]
-def decode_token_by_token(mha: MultiHeadAttention, x: torch.Tensor) -> torch.Tensor:
+def decode_token_by_token(
+    mha: MultiHeadAttention,
+    x: torch.Tensor,
+) -> torch.Tensor:
     """Feed `x` (batch, n, d_in) through a new cache one token at a
     time; the outputs side by side, (batch, n, d_out): `mha(x)`.
     """

@@ -52,7 +52,9 @@ def check_period_args(d: Any, *, base: Any = 10000.0) -> None:
 @checked_by(check_period_args)
 # --8<-- [start:slowest_turn]
 def slowest_turn(d: int, *, base: float = 10000.0) -> float:
-    """Positions it takes RoPE's slowest pair to turn once: 2 pi / theta_(d/2-1)."""
+    """Positions it takes RoPE's slowest pair to turn once:
+    `2 pi / theta_(d/2 - 1)`.
+    """
     theta = rope_frequencies(d, base=base)
     return 2 * math.pi / float(theta[-1])
 

@@ -28,7 +28,11 @@ def check_pool_args(w: Any, n_heads: Any, n_kv_heads: Any) -> None:
 
 @checked_by(check_pool_args)
 # --8<-- [start:mean_pool_kv_heads]
-def mean_pool_kv_heads(w: torch.Tensor, n_heads: int, n_kv_heads: int) -> torch.Tensor:
+def mean_pool_kv_heads(
+    w: torch.Tensor,
+    n_heads: int,
+    n_kv_heads: int,
+) -> torch.Tensor:
     """W_k or W_v (or a bias) of multi-head attention, for grouped-query.
 
     Each group of `n_heads / n_kv_heads` consecutive heads becomes one

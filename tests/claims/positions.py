@@ -51,7 +51,7 @@ CLAIMS = [
     ),
     Claim("float16's largest number, 65,504", sixteen_bit_positions),
     Claim(
-        "a larger base turns every pair more slowly",
+        "a larger base turns every pair but the first more slowly",
         a_larger_base_turns_every_pair_more_slowly,
     ),
     Claim(

@@ -60,13 +60,27 @@ def window_cache_is_an_eighth() -> None:
 
 
 def decode_cache_holds_at_most_window() -> None:
-    module = GroupedQueryAttention(2, 2, 1, 1, context_length=20, window=3)
+    # The cache keeps w slots; a step of c new tokens reads at most w + c keys.
+    import selfattn.inference as inference
+
+    w = 3
+    read: list[tuple[int, int]] = []  # (new tokens c, keys read) per step
+    original = inference.grouped_attention
+
+    def spy(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.Tensor):  # type: ignore[no-untyped-def]
+        read.append((q.shape[-2], k.shape[-2]))
+        return original(q, k, v, keep)
+
+    module = GroupedQueryAttention(2, 2, 1, 1, context_length=40, window=w)
     cache = module.new_cache(1)
-    with torch.no_grad():
-        for _ in range(20):
-            module(torch.randn(1, 1, 2), cache=cache)
-            assert cache.keys.shape[2] == 3
-            assert int((cache.positions >= 0).sum()) <= 3
+    with pytest.MonkeyPatch.context() as monkeypatch, torch.no_grad():
+        monkeypatch.setattr(inference, "grouped_attention", spy)
+        for c in [1, 2, 3, 1, 1, 3, 2, 1] * 2:  # 28 tokens, chunks of 1 to w
+            module(torch.randn(1, c, 2), cache=cache)
+            assert cache.keys.shape[2] == w
+            assert int((cache.positions >= 0).sum()) <= w
+    assert all(n_k <= w + c for c, n_k in read), read
+    assert max(n_k - c for c, n_k in read) == w  # the bound is reached
 
 
 def window_keeps_a_64th() -> None:
@@ -82,7 +96,10 @@ def all_scores_computed() -> None:
 
 CLAIMS = [
     Claim("a window of 512 keeps one sixty-fourth of the cache", window_keeps_a_64th),
-    Claim("where the cache holds at most keys", decode_cache_holds_at_most_window),
+    Claim(
+        "the cache holds at most keys, and a step of new tokens reads at most",
+        decode_cache_holds_at_most_window,
+    ),
     Claim("for queries the band keeps exactly", band_keeps_exactly),
     Claim(
         "over a whole sequence it computes all scores and masks those outside the band",
