@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from selfattn.corpus import moby_dick
-from selfattn.lm_train import BUDGET, read_log
+from selfattn.induction import load_run
+from selfattn.lm_train import BUDGET, data_mix, read_log
 from tests.test_claims import Claim
 
 
@@ -88,6 +90,32 @@ def appeared_late() -> None:
     assert copy[1500] < 1.0
 
 
+@functools.cache
+def mix() -> dict[str, int]:
+    return data_mix(BUDGET)
+
+
+def mostly_random() -> None:
+    assert mix()["random"] > mix()["characters"] / 2
+
+
+def fewer_book_characters() -> None:
+    assert mix()["book"] < mix()["training_text"]
+
+
+def validation_rises_a_little() -> None:
+    lm, _, _ = logs()
+    val = [v for _, v, _ in lm["evals"]]
+    assert 0.0 < val[-1] - min(val) < 0.15  # "a little": under a sixth of a nat
+
+
+def smaller_attention_only() -> None:
+    lm, _, _ = logs()
+    induction, metrics = load_run("induction-2l")
+    assert not induction.config.mlp
+    assert metrics["parameters"] < lm["parameters"]
+
+
 def half_beats_all() -> None:
     lm, mlp, grams = logs()
     for log in (lm, mlp, *grams.values()):
@@ -102,10 +130,19 @@ CLAIMS = [
     Claim("The counts win.", counts_win),
     Claim("Even the 3-gram counts beat both trained models", counts_win),
     Claim("the window MLP beats the transformer", counts_win),
-    Claim("counting them exactly is hard to beat", counts_win),
+    Claim("Longer histories do help on this text", counts_win),
+    Claim("the 5-gram beats the 3-gram", counts_win),
+    Claim("The training data: mostly random letters", mostly_random),
+    Claim("spend most of their training on random letters", mostly_random),
+    Claim("fewer characters of the book than the n-grams count", fewer_book_characters),
+    Claim("training characters were random letters", mostly_random),
+    Claim("which spent most of their training on random letters", mostly_random),
+    Claim("most of what it averages is random letters", mostly_random),
+    Claim("rises a little from its lowest logged value", validation_rises_a_little),
+    Claim("in a smaller attention-only model", smaller_attention_only),
     Claim("Every model does worst at position 0", worst_at_zero_then_flat),
     Claim("within 0.02 nats of its loss at positions 8 to 15", worst_at_zero_then_flat),
-    Claim("on plain text it gains almost nothing", worst_at_zero_then_flat),
+    Claim("on plain text, it gains almost nothing", worst_at_zero_then_flat),
     Claim("no model can do better than a guess among 26 letters", guess_among_26),
     Claim("can be almost sure", guess_among_26),
     Claim("less than a quarter of its loss on the first", copy_quarter),
