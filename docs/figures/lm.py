@@ -162,8 +162,8 @@ def cache_agreement(ink: str) -> Figure:
     model = load_pretrained("lm")
     vocab = moby_dick()[0]
     prompt = vocab.encode("Call me Ishmael. ")[None]
-    _, cached = generate(model, prompt, 150, use_cache=True)
-    _, plain = generate(model, prompt, 150, use_cache=False)
+    _, cached = generate(model, prompt, 300, use_cache=True)  # as the page
+    _, plain = generate(model, prompt, 300, use_cache=False)
     diff = (cached - plain).abs().amax(dim=-1)[0].clamp(min=1e-9)
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     ax.semilogy(range(len(diff)), diff, color=BAR, lw=1.6, label="|cached - uncached|")
