@@ -344,8 +344,7 @@ FRONT_MATTER_SHOWN = re.compile(r"<(h[1-6]|p)\b[^>]*>\s*description:", re.I)
 
 
 def test_no_page_shows_its_front_matter(page: str, site_dir: Path) -> None:
-    html = site_dir / page / "index.html" if not page.endswith(".html") else None
-    html = html or site_dir / page
+    html = site_dir / page if page.endswith(".html") else site_dir / page / "index.html"
     assert html.is_file(), f"no file for {page!r}"
     shown = FRONT_MATTER_SHOWN.search(html.read_text())
     assert not shown, f"{page or 'home'} shows its front matter as text: {shown}"
