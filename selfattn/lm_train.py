@@ -131,7 +131,8 @@ def run_places(config: TrainConfig, g: torch.Generator | None = None) -> torch.T
     if g is None:
         g = torch.Generator().manual_seed(config.data_seed)
     _, train_ids, _ = moby_dick()
-    n, rows = config.context + 1, []
+    n = config.context + 1  # the inputs and the one target after them
+    rows: list[tuple[int, int, int]] = []
     for _ in range(config.steps):
         top = len(train_ids) - config.context - 1
         torch.randint(0, top, (config.batch,), generator=g)  # the starts
