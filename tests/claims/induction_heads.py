@@ -198,7 +198,7 @@ CLAIMS = [
     Claim("No other head matters as much.", others_matter_less),
     Claim("lands within 25% of the committed step", constants),
     Claim("0.5: only the weight on", half_and_half),
-    Claim("1,500 steps of 32 sequences, with a probe every 50 steps", schedule),
+    Claim("1,500 steps of 32 sequences. Every 50 steps a probe", schedule),
     Claim("one run of 8 to 32 random letters", schedule),
     Claim("on 200 sequences of 25 letters repeated", schedule),
 ]
