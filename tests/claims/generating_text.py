@@ -79,6 +79,10 @@ CLAIMS = [
     ),
 ]
 NOT_CLAIMS = {
+    "a query sees at most the 64 latest": (
+        "the masking rule, tested by tests/test_lm.py "
+        "(test_past_the_context_a_token_sees_only_the_last_context_tokens)"
+    ),
     "with the smallest gap between a step's two highest scores": (
         "names what the code below it prints"
     ),
