@@ -69,9 +69,7 @@ CLAIMS = [
     ),
     Claim("settles into a loop of its likeliest words", greedy_loops),
     Claim("their scores can differ by float32 rounding and no more", cache_same_tokens),
-    Claim(
-        "The smallest gap is far larger than the largest difference", gap_far_larger
-    ),
+    Claim("The smallest gap is far larger than the largest difference", gap_far_larger),
     Claim(
         "it picks the same characters unless a step's two highest scores lie "
         "within that rounding of each other",

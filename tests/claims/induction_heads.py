@@ -118,9 +118,10 @@ def one_second_layer_head_lowers() -> None:
 
 
 def control_is_smaller() -> None:
-    assert load_run("induction-1l")[1]["parameters"] < load_run("induction-2l")[1][
-        "parameters"
-    ]
+    assert (
+        load_run("induction-1l")[1]["parameters"]
+        < load_run("induction-2l")[1]["parameters"]
+    )
 
 
 def others_matter_less() -> None:
