@@ -36,7 +36,7 @@ def phase_change(ink: str) -> Figure:
     _, two = load_run("induction-2l")
     _, one = load_run("induction-1l")
     log, control = two["log"], one["log"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.0), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 4.4), sharex=True)
     prefix = torch.tensor(log["prefix"])  # (steps, layers, heads)
     for head in range(prefix.shape[-1]):
         top.plot(

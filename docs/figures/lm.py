@@ -47,7 +47,7 @@ STYLES = {
 def loss_by_position(ink: str) -> Figure:
     """Validation loss at each position of the window, per model."""
     plt.rcParams["font.size"] = FONT
-    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    fig, ax = plt.subplots(figsize=(6.2, 3.7))
     for name, curve in _curves().items():
         colour, line = STYLES[name]
         ax.plot(range(len(curve)), curve, line, color=colour, lw=2, label=name)
@@ -71,7 +71,7 @@ def copy_loss(ink: str) -> Figure:
         ("window MLP", read_log("window-mlp")),
         ("transformer", read_log("lm")),
     ]
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig, ax = plt.subplots(figsize=(6.2, 3.5))
     y = torch.arange(len(rows)).float()
     first = [r["first_copy_loss"] for _, r in rows]
     second = [r["copy_loss"] for _, r in rows]
