@@ -41,7 +41,7 @@ from selfattn._checks import check_positive_int, check_tensor, checked_by
 from selfattn.lm import LMConfig, TransformerLM, model_from_config
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # the random runs are lowercase letters
-THRESHOLD = 0.4  # ARENA's cut-off: a head scoring at least this is an induction head
+THRESHOLD = 0.4  # a rule of thumb: ARENA's exercise flags heads scoring above 0.4
 
 
 def _check_period(period: Any, n: int) -> None:

@@ -50,6 +50,12 @@ from selfattn.inference import KVCache, band_mask
 from selfattn.positions import rope
 from selfattn.registry import IMPLEMENTATIONS, AttentionFn
 
+# The cubic term of GELU's tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + c x^3))):
+# Hendrycks and Gimpel's fitted constant, as in PyTorch's gelu(approximate="tanh")
+# and the browser port (docs/assets/javascripts/lm.js); tests/test_lm.py holds
+# the three equal.
+GELU_CUBIC = 0.044715
+
 
 def attention_sdpa(
     q: torch.Tensor,

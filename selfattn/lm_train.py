@@ -121,6 +121,47 @@ def training_batch(
 # --8<-- [end:training_batch]
 
 
+def run_places(config: TrainConfig, g: torch.Generator | None = None) -> torch.Tensor:
+    """Where `fit`'s training windows put their random runs, without building
+    the windows: the draws of `training_batch`, replayed from
+    `config.data_seed` (or from `g`).
+
+    Shape: (steps * batch, 3), one row `(length, first, second)` per window.
+    """
+    if g is None:
+        g = torch.Generator().manual_seed(config.data_seed)
+    _, train_ids, _ = moby_dick()
+    n = config.context + 1  # the inputs and the one target after them
+    rows: list[tuple[int, int, int]] = []
+    for _ in range(config.steps):
+        top = len(train_ids) - config.context - 1
+        torch.randint(0, top, (config.batch,), generator=g)  # the starts
+        for _ in range(config.batch):
+            r = int(torch.randint(RUN_MIN, RUN_MAX + 1, (), generator=g))
+            torch.randint(0, len(LETTERS), (r,), generator=g)  # the letters
+            first = int(torch.randint(0, n + 1 - 2 * r, (), generator=g))
+            second = int(torch.randint(first + r, n + 1 - r, (), generator=g))
+            rows.append((r, first, second))
+    return torch.tensor(rows, dtype=torch.long).view(-1, 3)
+
+
+def data_mix(config: TrainConfig) -> dict[str, int]:
+    """What the neural models train on, counted: the characters of all the
+    training windows, how many are the random letters of the repeated runs
+    and how many are book text; and, for comparison, the length of the
+    training text that the n-grams count."""
+    _, train_ids, _ = moby_dick()
+    places = run_places(config)
+    total = config.steps * config.batch * (config.context + 1)
+    random = 2 * int(places[:, 0].sum())  # each run is written twice
+    return {
+        "characters": total,
+        "random": random,
+        "book": total - random,
+        "training_text": len(train_ids),
+    }
+
+
 def validation_windows(context: int = 64) -> torch.Tensor:
     """The validation text cut into non-overlapping windows (W, context + 1)."""
     _, _, val = moby_dick()

@@ -435,7 +435,9 @@ def train_reverser(config: ReverseConfig) -> ReverseResult:
 
 
 def held_out_strings(config: ReverseConfig) -> tuple[torch.Tensor, ...]:
-    """The held-out strings: `config.held_out` of them from `held_out_seed`."""
+    """Fresh strings to measure on: `config.held_out` of them from
+    `held_out_seed`, a seed training never uses (a short string may still
+    equal a training string by chance)."""
     generator = torch.Generator().manual_seed(config.held_out_seed)
     return reverse_batch(config, config.held_out, generator)
 

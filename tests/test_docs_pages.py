@@ -112,3 +112,42 @@ def test_a_wrong_number_would_be_caught() -> None:
     assert "0.2098" in known
     assert "0.2089" not in known
     assert quoted_numbers("gets 0.1763 instead of 0.2089.") == ["0.1763", "0.2089"]
+
+
+# Front matter as MkDocs finds it: `---` on the first line, YAML, `---` or `...`.
+FRONT_MATTER = re.compile(r"\A-{3}[ \t]*\n(.*?\n)(?:\.{3}|-{3})[ \t]*\n", re.S)
+
+
+def front_matter_problem(text: str) -> str | None:
+    """Why MkDocs would not read `text`'s front matter (it then shows it on the
+    page as text: `description: ...` becomes a heading), or None if it would."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML: jupytext needs it
+
+    if not text.startswith("---"):
+        return None
+    found = FRONT_MATTER.match(text)
+    if not found:
+        return "a front matter opened with --- is never closed"
+    try:
+        meta = yaml.safe_load(found.group(1))
+    except yaml.YAMLError as error:
+        return f"the front matter is not valid YAML: {error}"
+    if not isinstance(meta, dict):
+        return f"the front matter is not a mapping of keys to values: {meta!r}"
+    description = meta.get("description", "")
+    if not isinstance(description, str):
+        return f"the description is not text: {description!r}"
+    return None
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_front_matter_parses(page: Path) -> None:
+    problem = front_matter_problem(page.read_text())
+    assert problem is None, f"{page.name}: {problem}"
+
+
+def test_a_broken_front_matter_would_be_caught() -> None:
+    # An unquoted ": " inside the value is what broke two pages' descriptions.
+    assert front_matter_problem("---\ndescription: A: b, c\n---\n\n# T\n")
+    assert front_matter_problem("---\ndescription: A - b, c\n---\n\n# T\n") is None
+    assert front_matter_problem('---\ndescription: "A: b"\n---\n\n# T\n') is None

@@ -4,13 +4,14 @@ entry, head ablation, and the KV cache equal to the full forward pass."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selfattn.lm import Block, TransformerLM, count_parameters
+from selfattn.lm import GELU_CUBIC, Block, TransformerLM, count_parameters
 from tests.conftest import assert_close
 
 V = 11  # a small vocabulary keeps these tests fast
@@ -194,3 +195,14 @@ def test_bad_forward_input_is_named() -> None:
         model(ids(2, 3), cache=model.new_cache(1))
     with pytest.raises(ValueError, match="at most context"):
         model(ids(1, 9), cache=model.new_cache(1))
+
+
+def test_gelu_constant_is_pytorchs_and_the_browser_ports() -> None:
+    x = torch.linspace(-6.0, 6.0, 241, dtype=torch.float64)
+    inner = (2 / torch.pi) ** 0.5 * (x + GELU_CUBIC * x**3)
+    tanh_form = 0.5 * x * (1 + torch.tanh(inner))
+    torch.testing.assert_close(
+        tanh_form, torch.nn.functional.gelu(x, approximate="tanh"), rtol=0, atol=1e-12
+    )
+    port = Path(__file__).resolve().parents[1] / "docs/assets/javascripts/lm.js"
+    assert f"(v + {GELU_CUBIC} * v * v * v)" in port.read_text()

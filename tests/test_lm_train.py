@@ -16,9 +16,12 @@ from selfattn.lm_train import (
     LETTERS,
     THREADS,
     TRAINING_RUNS,
+    TrainConfig,
     copy_windows,
+    data_mix,
     letter_ids,
     read_log,
+    run_places,
     training_batch,
 )
 
@@ -56,6 +59,37 @@ def _letter_runs(text: str) -> list[str]:
         for i in range(len(text) - 7)
         if all(c in LETTERS for c in text[i : i + 8])
     ]
+
+
+def test_run_places_replay_the_training_windows() -> None:
+    # The replay must draw exactly what training_batch draws: the same runs in
+    # the same places, and the generator left in the same state.
+    vocab, train_ids, _ = moby_dick()
+    config = TrainConfig(steps=3, batch=5)
+    g_train = torch.Generator().manual_seed(config.data_seed)
+    rows = []
+    for _ in range(config.steps):
+        x, y = training_batch(
+            train_ids, letter_ids(vocab), config.batch, config.context, g_train
+        )
+        rows += list(torch.cat([x, y[:, -1:]], dim=1))
+    g_replay = torch.Generator().manual_seed(config.data_seed)
+    places = run_places(config, g_replay)
+    assert torch.equal(g_train.get_state(), g_replay.get_state())
+    assert len(places) == len(rows) == config.steps * config.batch
+    for row, (r, first, second) in zip(rows, places.tolist(), strict=True):
+        run = row[first : first + r]
+        assert torch.equal(run, row[second : second + r])
+        assert set(vocab.decode(run)) <= set(LETTERS)
+
+
+def test_data_mix_counts_every_character_once() -> None:
+    config = TrainConfig(steps=4, batch=3)
+    mix = data_mix(config)
+    places = run_places(config)
+    assert mix["random"] == 2 * int(places[:, 0].sum())
+    assert mix["random"] + mix["book"] == mix["characters"] == 4 * 3 * 65
+    assert mix["training_text"] == len(moby_dick()[1])
 
 
 def test_copy_windows_repeat_the_run_where_documented() -> None:

@@ -36,7 +36,7 @@ def phase_change(ink: str) -> Figure:
     _, two = load_run("induction-2l")
     _, one = load_run("induction-1l")
     log, control = two["log"], one["log"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 5.0), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 4.4), sharex=True)
     prefix = torch.tensor(log["prefix"])  # (steps, layers, heads)
     for head in range(prefix.shape[-1]):
         top.plot(
@@ -44,7 +44,7 @@ def phase_change(ink: str) -> Figure:
             prefix[:, -1, head],
             color=HEAD_COLOURS[head],
             lw=1.8,
-            label=f"layer 2, head {head}",
+            label=f"layer 2, head {head + 1}",
         )
     best_control = torch.tensor(control["prefix"])[:, -1].amax(dim=-1)
     top.plot(
@@ -105,7 +105,7 @@ def head_maps(ink: str) -> Figure:
     ):
         layer, head, _ = heads[kind]
         ax.imshow(maps[layer][0, head].detach().tolist(), cmap=CMAP, vmin=0, vmax=1)
-        ax.set_title(f"{title}\nlayer {layer + 1}, head {head}", fontsize=FONT)
+        ax.set_title(f"{title}\nlayer {layer + 1}, head {head + 1}", fontsize=FONT)
         ax.set_xticks([0, config.period, 2 * config.period - 1])
         ax.set_yticks([0, config.period, 2 * config.period - 1])
         ax.set_xlabel("key j")
@@ -120,7 +120,7 @@ def ablation(ink: str) -> Figure:
     _, metrics = load_run("induction-2l")
     rise = torch.tensor(metrics["ablation"])  # (layers, heads)
     layers, heads = rise.shape
-    labels = [f"L{la + 1} H{h}" for la in range(layers) for h in range(heads)]
+    labels = [f"L{la + 1} H{h + 1}" for la in range(layers) for h in range(heads)]
     fig, ax = plt.subplots(figsize=(5.8, 3.1))
     colours = [HEAD_COLOURS[h] for _ in range(layers) for h in range(heads)]
     bars = ax.barh(labels, rise.flatten().tolist(), color=colours)

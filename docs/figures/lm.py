@@ -47,7 +47,7 @@ STYLES = {
 def loss_by_position(ink: str) -> Figure:
     """Validation loss at each position of the window, per model."""
     plt.rcParams["font.size"] = FONT
-    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    fig, ax = plt.subplots(figsize=(6.2, 3.7))
     for name, curve in _curves().items():
         colour, line = STYLES[name]
         ax.plot(range(len(curve)), curve, line, color=colour, lw=2, label=name)
@@ -71,7 +71,7 @@ def copy_loss(ink: str) -> Figure:
         ("window MLP", read_log("window-mlp")),
         ("transformer", read_log("lm")),
     ]
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig, ax = plt.subplots(figsize=(6.2, 3.5))
     y = torch.arange(len(rows)).float()
     first = [r["first_copy_loss"] for _, r in rows]
     second = [r["copy_loss"] for _, r in rows]
@@ -162,8 +162,8 @@ def cache_agreement(ink: str) -> Figure:
     model = load_pretrained("lm")
     vocab = moby_dick()[0]
     prompt = vocab.encode("Call me Ishmael. ")[None]
-    _, cached = generate(model, prompt, 150, use_cache=True)
-    _, plain = generate(model, prompt, 150, use_cache=False)
+    _, cached = generate(model, prompt, 300, use_cache=True)  # as the page
+    _, plain = generate(model, prompt, 300, use_cache=False)
     diff = (cached - plain).abs().amax(dim=-1)[0].clamp(min=1e-9)
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     ax.semilogy(range(len(diff)), diff, color=BAR, lw=1.6, label="|cached - uncached|")

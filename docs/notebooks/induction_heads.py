@@ -42,7 +42,7 @@ fig, axes = plt.subplots(1, 2, figsize=(8, 4))
 for ax, kind in zip(axes, ("previous", "induction"), strict=True):
     layer, head, score = heads[kind]
     ax.imshow(maps[layer][0, head], cmap="viridis", vmin=0, vmax=1)
-    ax.set_title(f"{kind}: layer {layer + 1}, head {head}")
+    ax.set_title(f"{kind}: layer {layer + 1}, head {head + 1}")
 fig.tight_layout()
 
 # %% [markdown]

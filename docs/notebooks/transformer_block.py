@@ -25,7 +25,8 @@ with torch.no_grad():
         x = x + a  # the residual stream
         if block.mlp is not None:
             x = x + block.mlp(block.norm2(x))
-        print(f"after block {i}: stream size {x.norm(dim=-1).mean().item():.2f}")
+        size = x.norm(dim=-1).mean().item()
+        print(f"after block {i + 1}: stream size {size:.2f}")
     logits = model.head(model.norm(x))
     print("same as the model:", torch.allclose(logits, model(ids), atol=1e-5))
 

@@ -339,6 +339,19 @@ def test_page_loads(visit: Visit, page: str) -> None:
     assert visit.status == expected, f"{visit.url} answered {visit.status}"
 
 
+# A front matter MkDocs could not read is rendered as text: its `description: ...`
+# line turns into a heading or a paragraph (tests/test_docs_pages.py checks that
+# every source's front matter parses; this checks what the build made of it).
+FRONT_MATTER_SHOWN = re.compile(r"<(h[1-6]|p)\b[^>]*>\s*description:", re.I)
+
+
+def test_no_page_shows_its_front_matter(page: str, site_dir: Path) -> None:
+    html = site_dir / page if page.endswith(".html") else site_dir / page / "index.html"
+    assert html.is_file(), f"no file for {page!r}"
+    shown = FRONT_MATTER_SHOWN.search(html.read_text())
+    assert not shown, f"{page or 'home'} shows its front matter as text: {shown}"
+
+
 def test_no_request_leaves_the_site(visit: Visit) -> None:
     assert not visit.external, (
         "requests to hosts other than the site's own (blocked):"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import torch
@@ -33,15 +34,31 @@ def greedy_loops() -> None:
     assert re.search(r"(.{3,12}?)\1{4,}", text), text  # a piece repeated 5 times
 
 
-def cache_same_tokens() -> None:
+@functools.cache
+def both_ways() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The page's 300 greedy steps, cached and uncached: ids and scores."""
     vocab = moby_dick()[0]
     model = load_pretrained("lm")
     prompt = vocab.encode("Call me Ishmael. ")[None]
     a, sa = generate(model, prompt, 300, use_cache=True)
     b, sb = generate(model, prompt, 300, use_cache=False)
+    return a, sa, b, sb
+
+
+def cache_same_tokens() -> None:
+    a, sa, b, sb = both_ways()
     assert torch.equal(a, b)
     tol = 64 * torch.finfo(torch.float32).eps * float(sb.abs().max())
     assert float((sa - sb).abs().max()) < tol
+
+
+def gap_far_larger() -> None:
+    # No step came near a flip: the smallest gap between a step's two highest
+    # scores is "far larger" (over a thousand times) than the largest difference.
+    _, sa, _, sb = both_ways()
+    top2 = sb.topk(2, dim=-1).values
+    gap = float((top2[..., 0] - top2[..., 1]).min())
+    assert gap > 1000 * float((sa - sb).abs().max())
 
 
 CLAIMS = [
@@ -52,8 +69,21 @@ CLAIMS = [
     ),
     Claim("settles into a loop of its likeliest words", greedy_loops),
     Claim("their scores can differ by float32 rounding and no more", cache_same_tokens),
+    Claim("The smallest gap is far larger than the largest difference", gap_far_larger),
+    Claim(
+        "it picks the same characters unless a step's two highest scores lie "
+        "within that rounding of each other",
+        gap_far_larger,
+    ),
 ]
 NOT_CLAIMS = {
+    "a query sees at most the 64 latest": (
+        "the masking rule, tested by tests/test_lm.py "
+        "(test_past_the_context_a_token_sees_only_the_last_context_tokens)"
+    ),
+    "with the smallest gap between a step's two highest scores": (
+        "names what the code below it prints"
+    ),
     "keeps the fewest highest-scoring characters": "the definition of top-p",
     "times the cache": "says what the notebook does",
 }

@@ -70,7 +70,7 @@ def phase_change_shape() -> None:
     step = phase_change_step(log)
     assert step is not None
     best = [max(p[-1]) for p in log["prefix"]]
-    # "for hundreds of steps nothing happens": the best score stays under 0.1
+    # "for hundreds of steps no head scores high": the best score stays under 0.1
     # for at least 200 steps ...
     quiet = [s for s, b in zip(log["step"], best, strict=True) if b >= 0.1]
     assert quiet[0] >= 200
@@ -82,22 +82,46 @@ def phase_change_shape() -> None:
     )
     # ... and the repeat loss ends at a fraction (under half) of the first copy's.
     assert log["loss_repeat"][-1] < log["loss_first"][-1] / 2
+    # "the repeats are hardly easier than the first copy" while no head scores
+    # high: from step 50 to the last row with every score under 0.1, the repeat
+    # loss is within 0.15 nats (about 5%) of the first copy's.
+    calm = max(j for j, s in enumerate(log["step"]) if s < step and best[j] < 0.1)
+    for j in range(1, calm + 1):
+        assert log["loss_first"][j] - log["loss_repeat"][j] < 0.15
 
 
-def ablation_loses_most_of_the_gain() -> None:
+def ablation_loses_all_of_the_gain() -> None:
+    # "loses all it gained ... and more: they become harder than the first copy"
     metrics = load_run("induction-2l")[1]
     scores, rise = metrics["final"], torch.tensor(metrics["ablation"])
     gain = scores["loss_first"] - scores["loss_repeat"]
     layer, head, _ = found_heads(scores)["induction"]
-    assert rise[layer, head] > gain / 2
+    assert rise[layer, head] > gain
+    assert scores["loss_repeat"] + rise[layer, head] > scores["loss_first"]
     assert rise[layer, head] >= test_induction.ABLATION_RISE
 
 
-def ablation_previous_too() -> None:
+def ablation_previous_at_least_as_hard() -> None:
     metrics = load_run("induction-2l")[1]
     rise = torch.tensor(metrics["ablation"])
-    layer, head, _ = found_heads(metrics["final"])["previous"]
-    assert rise[layer, head] >= test_induction.ABLATION_RISE / 2
+    heads = found_heads(metrics["final"])
+    prev, ind = heads["previous"][:2], heads["induction"][:2]
+    assert rise[prev] >= rise[ind]
+
+
+def one_second_layer_head_lowers() -> None:
+    # the most negative rise is a second-layer head's, and it is below 0
+    rise = torch.tensor(load_run("induction-2l")[1]["ablation"])
+    layer, _ = divmod(int(rise.argmin()), rise.shape[1])
+    assert layer == rise.shape[0] - 1
+    assert rise.min() < 0
+
+
+def control_is_smaller() -> None:
+    assert (
+        load_run("induction-1l")[1]["parameters"]
+        < load_run("induction-2l")[1]["parameters"]
+    )
 
 
 def others_matter_less() -> None:
@@ -113,8 +137,6 @@ def others_matter_less() -> None:
     ]
     smallest_of_pair = min(rise[la, h].item() for la, h in pair)
     assert max(others) < smallest_of_pair / 2
-    assert min(others) < 0  # "even lowers the loss a little"
-    assert min(others) > -1.0
 
 
 def constants() -> None:
@@ -147,7 +169,7 @@ CLAIMS = [
     Claim("near 0.03 here", uniform_near_003),
     Claim("a causal uniform one the mean of", uniform_near_003),
     Claim(
-        "ARENA calls a head with a score of at least 0.4 an induction head.",
+        "This chapter counts a head scoring at least 0.4 as an induction head",
         arena_threshold,
     ),
     Claim(
@@ -158,22 +180,32 @@ CLAIMS = [
     Claim("A first-layer head looks one token back instead.", previous_token_head),
     Claim("its best prefix-matching score stays below 0.4", control_has_none),
     Claim(
-        "For hundreds of steps nothing happens; then, over a few hundred steps, "
-        "one head's score jumps and the loss on the repeats drops to a fraction "
-        "of the first copy's.",
+        "For hundreds of steps no head scores high and the repeats are hardly "
+        "easier than the first copy; then, over a few hundred steps, one head's "
+        "score jumps and the loss on the repeats drops to a fraction of the first "
+        "copy's.",
         phase_change_shape,
     ),
     Claim(
-        "Without the induction head the model loses most of what it gained on "
-        "the repeats",
-        ablation_loses_most_of_the_gain,
+        "Without the induction head the model loses all it gained on the repeats, "
+        "and more",
+        ablation_loses_all_of_the_gain,
     ),
-    Claim("without the previous-token head too", ablation_previous_too),
+    Claim("they become harder than the first copy", ablation_loses_all_of_the_gain),
+    Claim(
+        "Without the previous-token head the repeats are at least as hard",
+        ablation_previous_at_least_as_hard,
+    ),
+    Claim(
+        "Zeroing one head of the second layer (the last line) makes the repeats "
+        "easier instead",
+        one_second_layer_head_lowers,
+    ),
+    Claim("The control has one layer, and so fewer parameters", control_is_smaller),
     Claim("No other head matters as much.", others_matter_less),
-    Claim("One head's removal even lowers the loss a little", others_matter_less),
     Claim("lands within 25% of the committed step", constants),
     Claim("0.5: only the weight on", half_and_half),
-    Claim("1,500 steps of 32 sequences) with a probe every 50 steps", schedule),
+    Claim("1,500 steps of 32 sequences. Every 50 steps a probe", schedule),
     Claim("one run of 8 to 32 random letters", schedule),
     Claim("on 200 sequences of 25 letters repeated", schedule),
 ]

@@ -12,6 +12,6 @@ NOT_CLAIMS = {
         "the masking rule, tested by tests/test_lm.py "
         "(test_past_the_context_a_token_sees_only_the_last_context_tokens)"
     ),
-    "The layout of a small decoder-only model.": "a reference's description",
+    "The layout of a small decoder-only model": "a reference's description",
 }
 CLAIMS: list[Claim] = []
