@@ -6,7 +6,7 @@ without the KV cache.
 
 Measured in one process, side by side:
 
-- training tokens per second of `TransformerLM` (the committed model's sizes: d 64,
+- training tokens per second of `TransformerLM` (the committed model's sizes: d 48,
   2 layers, 4 heads, context 64, batch 16) with attention `"tiled"`, `"sdpa"` and
   `"matmul"`: forward, cross-entropy, backward and one AdamW step, timed in
   interleaved rounds (median reported), so a burst of load hits every entry alike;

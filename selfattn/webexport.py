@@ -40,6 +40,9 @@ def export_model(
         chunks.append(raw)
         offset += len(raw)
     c = model.config
+    rope_base = next(  # every attention layer rotates with the same base
+        m.rope_base for m in model.modules() if isinstance(m, lm.CausalSelfAttention)
+    )
     manifest = {
         "config": {
             "vocab_size": c.vocab_size,
@@ -52,7 +55,7 @@ def export_model(
         "vocab": list(vocab.chars),
         "replacement": corpus.REPLACEMENT,
         "eps": model.norm.eps,
-        "rope_base": model.blocks[0].attn.rope_base,
+        "rope_base": rope_base,
         "tensors": tensors,
     }
     return manifest, b"".join(chunks)
