@@ -4,8 +4,8 @@
     python benchmarks/bench.py --quick --allow-load  # smoke test, n <= 1,024
     python benchmarks/bench.py --device cuda --dtype bfloat16
 
-On a quiet 2-core CPU the full run takes about 5 minutes (estimated from the flops:
-the tiled forward at n = 16,384 with 8 heads is ~2.6 s a call). It waits up to
+On a quiet 2-core CPU the full run takes about 6 minutes (measured on a 2-core AMD
+EPYC, 2026-12-03). It waits up to
 `--wait` seconds for the 1-minute load average to fall below 1.0 and refuses to
 start otherwise (`--allow-load` measures anyway); the JSON records the machine
 (`machine()`) and the load average at the start and the end. The same run profiles

@@ -18,11 +18,14 @@ import bench  # type: ignore[import-not-found]  # noqa: E402
 
 
 def result(
-    load: float = 0.3, cpu: str = "AMD EPYC", drop: str | None = None
+    load: float = 0.3,
+    cpu: str = "AMD EPYC",
+    drop: str | None = None,
+    cores: int = 2,
 ) -> dict[str, Any]:
     found: dict[str, Any] = {
         "cpu": cpu,
-        "cores": 2,
+        "cores": cores,
         "torch": "2.13.0+cpu",
         "torch_threads": 2,
         "load_average_at_start": [load, 0.5, 0.5],
@@ -64,11 +67,26 @@ def test_one_page_one_machine() -> None:
         _common.one_machine(result(), result(cpu="Intel(R) Xeon(R) Processor"))
 
 
-def test_the_check_is_off_until_the_quiet_rerun() -> None:
-    # REQUIRE_QUIET is False until the benchmarks are re-run on a quiet machine
-    # (see _common.py); then loaded runs fail as the tests above show.
-    assert _common.check_result(result(17.6), "loaded.json")
-    assert "different" not in _common.one_machine(result(), result(cpu="Xeon"))
+@pytest.mark.usefixtures("strict")
+def test_a_many_core_host_is_quiet_below_a_tenth_of_its_cores() -> None:
+    # The GPU runs' host has 16 cores: a load of 1.45 leaves 14 of them idle.
+    assert _common.check_result(result(1.45, cores=16), "gpu.json")
+    with pytest.raises(_common.BenchmarkResultError, match="16 cores"):
+        _common.check_result(result(1.6, cores=16), "gpu.json")
+
+
+def test_the_check_is_on() -> None:
+    # Switched on once every benchmark was re-run on a quiet machine (2026-12-03).
+    assert _common.REQUIRE_QUIET
+
+
+@pytest.mark.parametrize(
+    "path", sorted(_common.RESULTS.glob("*.json")), ids=lambda p: p.name
+)
+def test_every_committed_result_passes_the_check(path: Path) -> None:
+    # Every JSON a page may show, whether or not the page reads it through
+    # `load_result`: started quiet, machine recorded.
+    _common.load_result(path)
 
 
 def test_load_result_reads_and_checks(strict: None, tmp_path: Path) -> None:
