@@ -57,6 +57,10 @@ def memory_per_rank_falls_with_p() -> None:
     assert peaks[0] > peaks[-1]
 
 
+def page_n_is_the_largest_benchmarked() -> None:
+    assert max(r["n"] for r in newest_run()["results"]) == 16_384
+
+
 def bytes_follow_the_formula() -> None:
     for row in newest_run()["results"]:
         for rank in row.get("ranks", []):
@@ -128,6 +132,9 @@ CLAIMS = [
     Claim("Both weights are at most 1", merge_weights_at_most_one),
     Claim("memory per rank falls with", memory_per_rank_falls_with_p),
     Claim("the bytes follow the formula", bytes_follow_the_formula),
+    Claim(
+        "the largest size of the benchmark below", page_n_is_the_largest_benchmarked
+    ),
     Claim(
         "whose lengths add up to the same total for every rank", zigzag_balances_tiles
     ),
