@@ -5,9 +5,9 @@
     python benchmarks/bench_backward.py --threads 1
 
 On a quiet 2-core CPU the full run takes about 3 minutes (2-core AMD EPYC,
-2026-12-03; forward + backward is ~3.5x the forward's flops, and n stops at 8,192). Like bench.py it waits
-for a quiet machine (`--wait`, `--allow-load`) and records the machine and the
-load average at the start and the end. The same run profiles the tiled backward
+2026-12-03; forward + backward is ~3.5x the forward's flops, and n stops at 8,192).
+Like bench.py it waits for a quiet machine (`--wait`, `--allow-load`) and records
+the machine and the load average at the start and the end. The same run profiles the tiled backward
 loop at one n, operation by operation (`profile_backward`), next to SDPA's
 backward and a loop of its five matrix products alone.
 

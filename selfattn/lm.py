@@ -154,6 +154,7 @@ class CausalSelfAttention(nn.Module):
     ) -> None:
         super().__init__()
         self.n_heads, self.context = n_heads, context
+        self.rope_base = 10000.0  # RoPE's theta_c = base^(-2c/d_h), as in Su et al.
         self.attend = attention_function(attention)
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
         self.out = nn.Linear(d_model, d_model)
@@ -171,7 +172,8 @@ class CausalSelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, H, n, d_h)
         start = cache.length if cache is not None else 0
         pos = torch.arange(start, start + n, device=x.device)
-        q, k = rope(q, pos), rope(k, pos)  # keys cached after RoPE
+        q = rope(q, pos, base=self.rope_base)
+        k = rope(k, pos, base=self.rope_base)  # keys cached after RoPE
         k_pos = pos
         if cache is not None:
             k, v, k_pos = cache.update(k, v)  # every token still in view

@@ -398,20 +398,23 @@ def load_window_mlp(name: str = "window-mlp") -> WindowMLP:
 def main(argv: list[str] | None = None) -> None:
     for module in RUN_MODULES:
         importlib.import_module(module)
+    # Under `python -m selfattn.lm_train` this file runs as `__main__`, and the other
+    # modules register their runs in the imported `selfattn.lm_train`: use its table.
+    registry = importlib.import_module("selfattn.lm_train").TRAINING_RUNS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "names", nargs="*", help=f"runs (default: all) of {sorted(TRAINING_RUNS)}"
+        "names", nargs="*", help=f"runs (default: all) of {sorted(registry)}"
     )
     parser.add_argument("--out", type=Path, default=CHECKPOINTS)
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
-    names = args.names or list(TRAINING_RUNS)
-    unknown = [n for n in names if n not in TRAINING_RUNS]
+    names = args.names or list(registry)
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        parser.error(f"unknown runs {unknown}; known: {sorted(TRAINING_RUNS)}")
+        parser.error(f"unknown runs {unknown}; known: {sorted(registry)}")
     total = time.perf_counter()
     for name in names:
-        log = TRAINING_RUNS[name](args.out)
+        log = registry[name](args.out)
         summary = {k: log[k] for k in ("val_loss", "copy_loss") if k in log}
         print(f"{name}: {log.get('train_seconds')} s {summary}", flush=True)
     print(f"all runs: {time.perf_counter() - total:.0f} s", flush=True)

@@ -23,8 +23,6 @@ import torch
 
 from selfattn import corpus, lm
 
-ROPE_BASE = 10000.0  # selfattn.positions.rope's default, which TransformerLM uses
-
 
 # --8<-- [start:export_model]
 def export_model(
@@ -54,7 +52,7 @@ def export_model(
         "vocab": list(vocab.chars),
         "replacement": corpus.REPLACEMENT,
         "eps": model.norm.eps,
-        "rope_base": ROPE_BASE,
+        "rope_base": model.blocks[0].attn.rope_base,
         "tensors": tensors,
     }
     return manifest, b"".join(chunks)

@@ -83,3 +83,26 @@ def test_retraining_the_transformer_lands_on_the_committed_figures(
     committed = read_log("lm")
     assert abs(fresh["val_loss"] - committed["val_loss"]) < VAL_BAND
     assert abs(fresh["copy_loss"] - committed["copy_loss"]) < COPY_BAND
+
+
+def test_the_command_line_sees_every_registered_run() -> None:
+    # `python -m selfattn.lm_train` runs this file as `__main__`; the runs of
+    # induction.py and seq2seq.py register in the imported module. `nox -s train`
+    # once replayed only this file's runs because of that.
+    import subprocess
+    import sys
+
+    from selfattn import lm_train
+
+    for module in lm_train.RUN_MODULES:
+        __import__(module)
+    done = subprocess.run(
+        [sys.executable, "-m", "selfattn.lm_train", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    listed = " ".join(done.stdout.split())
+    for name in lm_train.TRAINING_RUNS:
+        assert repr(name) in listed, f"{name} is missing from: {listed}"

@@ -18,6 +18,21 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+# The site lays out off-screen blocks only when they come near (extra.css,
+# content-visibility); a measurement of the page's height must see them all.
+# (An init script may run before the root element exists: then it waits for it.)
+RENDER_ALL_JS = """(() => {
+  const mark = () => {
+    const root = document.documentElement;
+    if (root) root.setAttribute("data-render-all", "");
+    return Boolean(root);
+  };
+  if (!mark()) {
+    new MutationObserver((_, seen) => mark() && seen.disconnect()).observe(
+      document, { childList: true });
+  }
+})()"""
+
 WIDTH, HEIGHT = 1280, 800
 CORE_SCREENS = 8.0
 CHROMIUM_ARGS = [
@@ -61,6 +76,8 @@ def main(argv: list[str]) -> int:
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        # Every block laid out at its real height (extra.css defers off-screen ones).
+        page.add_init_script(RENDER_ALL_JS)
         for rel in pages:
             url = f"http://127.0.0.1:{port}/{'' if rel == '.' else rel + '/'}"
             page.goto(url, wait_until="load")

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import MISSING_PAGE, discover_pages
+from tests.browser.screens import RENDER_ALL_JS
 
 TIMEOUT_MS = 15_000
 
@@ -165,6 +166,7 @@ def new_context(browser: Browser, base_url: str, visit: Visit) -> BrowserContext
     """A fresh context whose every request is recorded, and blocked if it would leave."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(RENDER_ALL_JS)
     origin = base_url[: -len(urlsplit(base_url).path) or None]
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
 

@@ -35,9 +35,20 @@
       const yo = t * out;
       for (let o = 0; o < out; o++) {
         const wo = o * inp;
-        let s = b ? b[o] : 0;
-        for (let i = 0; i < inp; i++) s += x[xo + i] * W[wo + i];
-        y[yo + o] = s;
+        // Four running sums: independent additions the CPU can overlap.
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let i = 0;
+        for (; i + 3 < inp; i += 4) {
+          s0 += x[xo + i] * W[wo + i];
+          s1 += x[xo + i + 1] * W[wo + i + 1];
+          s2 += x[xo + i + 2] * W[wo + i + 2];
+          s3 += x[xo + i + 3] * W[wo + i + 3];
+        }
+        for (; i < inp; i++) s0 += x[xo + i] * W[wo + i];
+        y[yo + o] = (b ? b[o] : 0) + (s0 + s1 + (s2 + s3));
       }
     }
     return y;
@@ -136,7 +147,8 @@
   /** The residual stream of new tokens through one block, attending to the keys
    * in `kv` (this layer's cache: arrays of rotated keys and values, with their
    * positions) after appending the new ones. Returns the block's output and, when
-   * `weights` is given, writes each head's attention row into it. */
+   * `weights` is given (one flat n x n Float32Array per head), writes each head's
+   * attention rows into it. */
   Model.prototype.block = function (l, x, n, positions, kv, weights) {
     const { d_model: d, n_heads: H, context, mlp } = this.cfg;
     const dh = this.dh;
@@ -155,43 +167,42 @@
       kv.v.push(qkv.slice(t * 3 * d + 2 * d, t * 3 * d + 3 * d));
       kv.pos.push(positions[t]);
     }
-    // Keep only what a later query can still see: the last `context` tokens.
-    // (Within this call, queries only look at keys within their own window.)
+    // The cache holds consecutive positions, kv.pos[0], kv.pos[0] + 1, ...: the keys
+    // a query at position p sees (p - context, p] are one run of cache slots.
     const scale = 1 / Math.sqrt(dh);
     const z = new Float32Array(n * d);
-    const nk = kv.k.length;
-    const scores = new Float64Array(nk);
+    const p0 = kv.pos[0];
+    const scores = new Float64Array(context);
     for (let t = 0; t < n; t++) {
       const p = positions[t];
+      const lo = Math.max(0, p - context + 1 - p0);
+      const hi = p - p0; // inclusive
       for (let hh = 0; hh < H; hh++) {
         const qo = t * 3 * d + hh * dh;
+        const ko = hh * dh;
         let max = -Infinity;
-        for (let j = 0; j < nk; j++) {
-          const off = p - kv.pos[j];
-          if (off < 0 || off >= context) {
-            scores[j] = -Infinity;
-            continue;
-          }
+        for (let j = lo; j <= hi; j++) {
           const kj = kv.k[j];
           let s = 0;
-          for (let c = 0; c < dh; c++) s += qkv[qo + c] * kj[hh * dh + c];
+          for (let c = 0; c < dh; c++) s += qkv[qo + c] * kj[ko + c];
           s *= scale;
-          scores[j] = s;
+          scores[j - lo] = s;
           if (s > max) max = s;
         }
         let sum = 0;
-        for (let j = 0; j < nk; j++) {
-          const e = scores[j] === -Infinity ? 0 : Math.exp(scores[j] - max);
+        for (let j = 0; j <= hi - lo; j++) {
+          const e = Math.exp(scores[j] - max);
           scores[j] = e;
           sum += e;
         }
         const zo = t * d + hh * dh;
-        for (let j = 0; j < nk; j++) {
-          const a = scores[j] / sum;
-          if (a === 0) continue;
+        const row = weights ? weights[hh] : null;
+        const ro = t * n - kv.base;
+        for (let j = lo; j <= hi; j++) {
+          const a = scores[j - lo] / sum;
           const vj = kv.v[j];
-          for (let c = 0; c < dh; c++) z[zo + c] += a * vj[hh * dh + c];
-          if (weights) weights[hh][t][kv.pos[j] - kv.base] = a;
+          for (let c = 0; c < dh; c++) z[zo + c] += a * vj[ko + c];
+          if (row) row[ro + kv.pos[j]] = a;
         }
       }
     }
@@ -245,7 +256,8 @@
     }
   }
 
-  /** Logits (n x vocab) and attention weights (layer x head x n x n) of `ids`. */
+  /** Logits (n x vocab) and attention weights (layer x head x n x n) of `ids`.
+   * Every row is a Float32Array: a view into one flat buffer, not a copy. */
   Model.prototype.forward = function (ids) {
     const { n_layers: L, n_heads: H, vocab_size: V } = this.cfg;
     checkIds(ids, V);
@@ -253,17 +265,17 @@
     const maps = [];
     for (let l = 0; l < L; l++) {
       const heads = [];
-      for (let hh = 0; hh < H; hh++) {
-        const rows = [];
-        for (let t = 0; t < n; t++) rows.push(new Float64Array(n));
-        heads.push(rows);
-      }
+      for (let hh = 0; hh < H; hh++) heads.push(new Float32Array(n * n));
       maps.push(heads);
     }
     const flat = this.run(Array.from(ids), 0, this.newCache(), maps);
-    const logits = [];
-    for (let t = 0; t < n; t++) logits.push(Array.from(flat.subarray(t * V, t * V + V)));
-    const attention = maps.map((heads) => heads.map((rows) => rows.map((r) => Array.from(r))));
+    const rows = (buffer, width) => {
+      const out = new Array(n);
+      for (let t = 0; t < n; t++) out[t] = buffer.subarray(t * width, (t + 1) * width);
+      return out;
+    };
+    const logits = rows(flat, V);
+    const attention = maps.map((heads) => heads.map((buffer) => rows(buffer, n)));
     return { logits, attention };
   };
 
@@ -381,7 +393,7 @@
     const q = Number(querySel.value);
     const weights = attention[l][h][q];
     // Next-character probabilities after the query character.
-    const row = logits[q];
+    const row = Array.from(logits[q]);
     const max = Math.max(...row);
     const ex = row.map((v) => Math.exp(v - max));
     const sum = ex.reduce((a, b) => a + b, 0);
@@ -415,6 +427,7 @@
     );
     // Every head's map for the last 48 characters, as small squares.
     const from = Math.max(0, n - 48);
+    grid.style.setProperty("--lm-heads", String(H));
     grid.replaceChildren(
       ...attention.flatMap((heads, li) =>
         heads.map((rows, hi) => {
