@@ -99,9 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 timeout=args.timeout,
                 threads=1,
             )
-            rows.append(
-                {"impl": name, "n": n, "p": 1, "calls": repeats(n), **value}
-            )
+            rows.append({"impl": name, "n": n, "p": 1, "calls": repeats(n), **value})
             print(f"{name:>6} n={n:>6}: {value['seconds']:.3f} s", flush=True)
         for p in WORLD_SIZES:
             for layout in ("contiguous", "zigzag"):

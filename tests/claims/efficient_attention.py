@@ -173,9 +173,7 @@ CLAIMS = [
         float32_memory_small_multiple,
     ),
     Claim("In bfloat16 it was far more", bfloat16_memory_far_more),
-    Claim(
-        "the pure-PyTorch tiled loop is far behind SDPA", tiled_far_behind_on_gpu
-    ),
+    Claim("the pure-PyTorch tiled loop is far behind SDPA", tiled_far_behind_on_gpu),
     Claim(
         "which kernel is fastest can change with",
         fastest_kernel_depends_on_n,

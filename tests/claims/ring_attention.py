@@ -132,9 +132,7 @@ CLAIMS = [
     Claim("Both weights are at most 1", merge_weights_at_most_one),
     Claim("memory per rank falls with", memory_per_rank_falls_with_p),
     Claim("the bytes follow the formula", bytes_follow_the_formula),
-    Claim(
-        "the largest size of the benchmark below", page_n_is_the_largest_benchmarked
-    ),
+    Claim("the largest size of the benchmark below", page_n_is_the_largest_benchmarked),
     Claim(
         "whose lengths add up to the same total for every rank", zigzag_balances_tiles
     ),
