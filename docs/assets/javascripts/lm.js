@@ -428,6 +428,9 @@
     // Every head's map for the last 48 characters, as small squares.
     const from = Math.max(0, n - 48);
     grid.style.setProperty("--lm-heads", String(H));
+    // The heat colour once per draw: reading a computed style makes the browser
+    // settle every pending style change first.
+    const rgb = getComputedStyle(panel).getPropertyValue("--lm-heat-rgb").split(",").map(Number);
     grid.replaceChildren(
       ...attention.flatMap((heads, li) =>
         heads.map((rows, hi) => {
@@ -439,7 +442,6 @@
           });
           const ctx = c.getContext("2d");
           const img = ctx.createImageData(n - from, n - from);
-          const rgb = getComputedStyle(panel).getPropertyValue("--lm-heat-rgb").split(",").map(Number);
           for (let i = from; i < n; i++) {
             for (let j = from; j < n; j++) {
               const o = ((i - from) * (n - from) + (j - from)) * 4;
