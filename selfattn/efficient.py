@@ -316,7 +316,7 @@ def attention_backward_plain(
     block_q: int = BLOCK_Q,
     block_k: int = BLOCK_K,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The FlashAttention backward, plainest form: no mask, no in-place.
+    """The FlashAttention backward, plainest form: no mask, no tuning.
 
     Recomputes each score tile from q, k and its row's log-sum-exp
     `L` (`out` and `lse` are what `attention_tiled_plain` gives).

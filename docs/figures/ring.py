@@ -4,12 +4,11 @@ newest committed benchmark's per-rank memory."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
-from _common import BAR, RESULTS, WRONG
+from _common import BAR, WRONG, latest, load_result
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -20,13 +19,10 @@ RANK_COLOURS = [BAR, WRONG, "#26a69a", "#d81b60"]  # one per rank, in every figu
 
 
 def ring_results() -> dict[str, Any]:
-    """The newest full run of benchmarks/bench_ring.py (not a --quick one)."""
-    runs = [
-        json.loads(path.read_text())
-        for path in RESULTS.glob("ring-cpu-*.json")
-        if "-quick-" not in path.name
-    ]
-    return max(runs, key=lambda run: run["date"])
+    """The newest run of benchmarks/bench_ring.py (a --quick one only where no full
+    run exists), checked by `load_result` like every result a page shows."""
+    result: dict[str, Any] = load_result(latest("ring-cpu-*core-float32"))
+    return result
 
 
 def ring_steps(ink: str) -> Figure:

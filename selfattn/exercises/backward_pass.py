@@ -11,7 +11,8 @@ import torch
 def logsumexp_blocks(s: torch.Tensor, block: int) -> torch.Tensor:
     """Each row's log-sum-exp, `L = m + log l`, one block of columns at a time.
 
-    Shapes: `s` (..., n) -> (..., n). A row of `-inf` gives `-inf`.
+    Shapes: `s` (..., n) -> (...): one number per row. A row of `-inf`
+    gives `-inf`.
     """
     m = s.new_full(s.shape[:-1], -math.inf)
     l = s.new_zeros(s.shape[:-1])  # noqa: E741

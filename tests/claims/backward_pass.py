@@ -3,7 +3,6 @@ forward + backward benchmark."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,23 +35,6 @@ def products_take_most_of_the_backward() -> None:
     assert sum(ops[name] for name in prof["products"]) > 0.5 * sum(ops.values())
 
 
-def memory_loop_quadratic_tiled_linear() -> None:
-    run = train_run(full_only=True)
-    mem = {
-        (r["impl"], r["n"]): r["peak_extra_bytes"]
-        for r in run["results"]
-        if r["mode"] == "fwd+bwd" and r["peak_extra_bytes"]
-    }
-    ns = sorted(n for impl, n in mem if impl == "tiled" and n >= 1024)
-    assert ns
-    loop = sorted(n for impl, n in mem if impl == "tiled_autograd" and n >= 1024)
-    for small, large in itertools.pairwise(loop):  # n^2: x4 per doubling
-        growth = mem[("tiled_autograd", large)] / mem[("tiled_autograd", small)]
-        assert growth >= 0.75 * (large / small) ** 2, (small, large)
-    for small, large in itertools.pairwise(ns):  # n: x2 per doubling
-        assert mem[("tiled", large)] / mem[("tiled", small)] <= 1.25 * large / small
-
-
 def error_at_most_twice_torch() -> None:
     from tests.conftest import QKV
     from tests.test_backward import assert_grads_close, tiled_grads
@@ -66,10 +48,35 @@ def error_at_most_twice_torch() -> None:
     assert_grads_close(tiled_grads(p, grad_out, 16, 8), p, grad_out)
 
 
+def saved_bytes_quadruple_and_double() -> None:
+    """What autograd saves, as the page counts it: each storage once."""
+    from selfattn import attention_tiled
+    from selfattn.efficient import attention_tiled_plain
+
+    def saved(fn: Any, n: int) -> int:
+        storages: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        q, k, v = (torch.randn(2, n, 16, requires_grad=True) for _ in range(3))
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            fn(q, k, v, block_q=64, block_k=64)
+        return sum(storages.values())
+
+    def loop(q: Any, k: Any, v: Any, **kw: Any) -> Any:
+        return attention_tiled_plain(q, k, v, **kw)[0]
+
+    for n in (256, 512):
+        assert 3.6 <= saved(loop, 2 * n) / saved(loop, n) <= 4.0, n
+        assert 1.9 <= saved(attention_tiled, 2 * n) / saved(attention_tiled, n) <= 2.0
+
+
 CLAIMS = [
     Claim(
-        "autograd through the loop grows with , attention_tiled grows linearly",
-        memory_loop_quadratic_tiled_linear,
+        "quadruple through the loop and double for attention_tiled",
+        saved_bytes_quadruple_and_double,
     ),
     Claim(
         "The five matrix products take most of the backward's time.",
@@ -80,5 +87,7 @@ CLAIMS = [
 
 NOT_CLAIMS = {
     "Faster Attention with Better Parallelism": "the title of a cited paper",
-    "times as medians": "'times' is the noun: how the timings are summarised",
+    "measured their forward and recomputing backward faster than standard": (
+        "a cited paper's measurement (Dao et al. 2022, on an A100), not this site's"
+    ),
 }

@@ -6,8 +6,8 @@ exact counts from the schedule, and what every run must show (memory, bytes)."""
 
 from __future__ import annotations
 
-import json
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,15 @@ from selfattn.exercises.ring_attention import slowest_rank_work
 from selfattn.ring import merge_partials, scores_per_rank, tiles_per_rank
 from tests.test_claims import Claim
 
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "docs" / "figures"))
+
+from _common import latest, load_result  # type: ignore[import-not-found]  # noqa: E402
 
 
 def newest_run() -> dict[str, Any]:
-    """The newest full run of bench_ring.py, the one the page reads."""
-    runs = [
-        json.loads(path.read_text())
-        for path in RESULTS.glob("ring-cpu-*.json")
-        if "-quick-" not in path.name
-    ]
-    result: dict[str, Any] = max(runs, key=lambda run: run["date"])
+    """The newest run of bench_ring.py, loaded and checked as the page loads it."""
+    result: dict[str, Any] = load_result(latest("ring-cpu-*core-float32"))
     return result
 
 
@@ -57,6 +55,10 @@ def memory_per_rank_falls_with_p() -> None:
     assert len(peaks) == 3, peaks
     assert peaks == sorted(peaks, reverse=True), peaks
     assert peaks[0] > peaks[-1]
+
+
+def page_n_is_the_largest_benchmarked() -> None:
+    assert max(r["n"] for r in newest_run()["results"]) == 16_384
 
 
 def bytes_follow_the_formula() -> None:
@@ -130,6 +132,7 @@ CLAIMS = [
     Claim("Both weights are at most 1", merge_weights_at_most_one),
     Claim("memory per rank falls with", memory_per_rank_falls_with_p),
     Claim("the bytes follow the formula", bytes_follow_the_formula),
+    Claim("the largest size of the benchmark below", page_n_is_the_largest_benchmarked),
     Claim(
         "whose lengths add up to the same total for every rank", zigzag_balances_tiles
     ),
