@@ -147,7 +147,11 @@ def record_layout(browser: Browser, base_url: str, page_path: str) -> Layout:
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 844})
             page.evaluate(OPEN_DETAILS_JS)
-            page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r(0)))")
+            # Two frames: the page's own resize handlers run and lay out again first.
+            page.evaluate(
+                "() => new Promise((r) => requestAnimationFrame("
+                "() => requestAnimationFrame(() => r(0))))"
+            )
             layout.wrapping[width] = page.evaluate(WRAPPING_CODE_JS)
             layout.overflow[width] = page.evaluate(OVERFLOW_JS)
             layout.raw_tex[width] = page.evaluate(RAW_TEX_NAV_JS)
