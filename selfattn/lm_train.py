@@ -121,6 +121,13 @@ def training_batch(
 # --8<-- [end:training_batch]
 
 
+def _check_config(config: Any) -> None:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            f"config must be a TrainConfig (e.g. BUDGET), got {type(config).__name__}"
+        )
+
+
 def run_places(config: TrainConfig, g: torch.Generator | None = None) -> torch.Tensor:
     """Where `fit`'s training windows put their random runs, without building
     the windows: the draws of `training_batch`, replayed from
@@ -128,6 +135,9 @@ def run_places(config: TrainConfig, g: torch.Generator | None = None) -> torch.T
 
     Shape: (steps * batch, 3), one row `(length, first, second)` per window.
     """
+    _check_config(config)
+    if g is not None and not isinstance(g, torch.Generator):
+        raise TypeError(f"g must be a torch.Generator or None, got {type(g).__name__}")
     if g is None:
         g = torch.Generator().manual_seed(config.data_seed)
     _, train_ids, _ = moby_dick()
@@ -150,6 +160,7 @@ def data_mix(config: TrainConfig) -> dict[str, int]:
     training windows, how many are the random letters of the repeated runs
     and how many are book text; and, for comparison, the length of the
     training text that the n-grams count."""
+    _check_config(config)
     _, train_ids, _ = moby_dick()
     places = run_places(config)
     total = config.steps * config.batch * (config.context + 1)

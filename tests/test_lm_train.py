@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -140,3 +141,9 @@ def test_the_command_line_sees_every_registered_run() -> None:
     listed = " ".join(done.stdout.split())
     for name in lm_train.TRAINING_RUNS:
         assert repr(name) in listed, f"{name} is missing from: {listed}"
+
+
+@pytest.mark.parametrize("fn", [run_places, data_mix])
+def test_the_data_replay_names_a_bad_config(fn: Any) -> None:
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        fn({"steps": 1})
