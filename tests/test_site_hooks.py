@@ -335,3 +335,36 @@ def test_the_bibliography_holds_the_required_sources() -> None:
         )
     ]
     assert not missing, f"sources no chapter cites: {missing}"
+
+
+MATERIAL_TAIL = """<html><head><title>t</title></head><body><p>Text</p>
+<script id="__config" type="application/json">{"base": ".."}</script>
+<script src="../assets/javascripts/bundle.0123abcd.min.js"></script>
+<script src="../assets/javascripts/a11y.js"></script>
+<script src="https://cdn.example.org/x.js"></script>
+</body></html>"""
+
+
+def test_closing_scripts_load_after_the_first_paint_in_order() -> None:
+    out = speed.after_paint(MATERIAL_TAIL)
+    head, body = out.split("</head>")
+    assert "window.selfattnAfterPaint = afterPaint" in head, "the loader is inlined"
+    assert '<script src="../assets/javascripts/bundle' not in out
+    assert '<script src="../assets/javascripts/a11y.js">' not in out
+    call = re.search(r"selfattnAfterPaint\.load\((.*?)\)</script>", body)
+    assert call is not None, "the page asks for its scripts after the paint"
+    assert json.loads(call.group(1)) == [
+        "../assets/javascripts/bundle.0123abcd.min.js",
+        "../assets/javascripts/a11y.js",
+    ], "Material's bundle first, then the site's scripts, as the page listed them"
+    assert body.index('id="__config"') < body.index("selfattnAfterPaint.load"), (
+        "Material's configuration is in the page before its bundle runs"
+    )
+    assert '<script src="https://cdn.example.org/x.js"></script>' in out, (
+        "a script from another host stays a tag, for offline.py to refuse"
+    )
+
+
+def test_a_page_without_material_scripts_is_left_alone() -> None:
+    page = "<html><head></head><body><p>x</p></body></html>"
+    assert speed.after_paint(page) == page

@@ -7,6 +7,8 @@
   browser renders it with those two scripts, as before.
 - markdown-exec's pyodide assets (a stylesheet and a script on every page) are
   dropped from pages that have no pyodide block.
+- The scripts at the end of a page (Material's bundle, the site's own) load after
+  the first paint (``after_paint.js``, inlined into the head): the text shows first.
 - A notebook page's JupyterLab stylesheet (about 570 kB inlined into every notebook
   page by mkdocs-jupyter) is cut down to the rules whose class names occur in a
   notebook page, and served as one shared, cacheable file.
@@ -259,6 +261,41 @@ def preload_katex_fonts(output: str, page: Page) -> str:
     return output[: match.start()] + links + output[match.start() :]
 
 
+AFTER_PAINT_JS = HOOKS / "after_paint.js"
+# Material's configuration block, then the page's closing scripts.
+CONFIG_SCRIPT = re.compile(
+    r'<script id="__config" type="application/json">.*?</script>', re.S
+)
+# Only the site's own files: a script from another host stays a tag, for offline.py
+# to find and refuse.
+TAIL_SCRIPT = re.compile(r'\s*<script src="(?P<src>(?!(?:[a-z]+:)?//)[^"]+)"></script>')
+
+
+def after_paint(output: str) -> str:
+    """The scripts after Material's configuration block load after the first paint,
+    in the same order (``after_paint.js``, inlined at the end of the head)."""
+    config = CONFIG_SCRIPT.search(output)
+    end = output.rfind("</body>")
+    head = output.find("</head>")
+    if config is None or end < config.end() or head < 0:
+        return output
+    tail = output[config.end() : end]
+    urls = [m.group("src") for m in TAIL_SCRIPT.finditer(tail)]
+    if not urls:
+        return output
+    rest = TAIL_SCRIPT.sub("", tail)
+    loader = f"<script>selfattnAfterPaint.load({json.dumps(urls)})</script>"
+    script = f"<script>{AFTER_PAINT_JS.read_text(encoding='utf-8')}</script>"
+    return (
+        output[:head]
+        + script
+        + output[head : config.end()]
+        + loader
+        + rest
+        + output[end:]
+    )
+
+
 @event_priority(-90)  # after mkdocs-jupyter's HTML is in the page, before offline.py
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     # Material's instant navigation brings the next page's <head> along (it adds and
@@ -277,6 +314,7 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     if node() and KATEX_JS.is_file():
         output = server_side_math(output)
     output = light_figures(output, page, config)
+    output = after_paint(output)
     styles = list(JUPYTER_STYLE.finditer(output))
     if styles:
         for m in PAGE_CLASSES.finditer(output):

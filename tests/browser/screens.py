@@ -33,6 +33,23 @@ RENDER_ALL_JS = """(() => {
   }
 })()"""
 
+# The page's closing scripts (Material's bundle, the site's own) and its panels run
+# after the first paint (docs/hooks/after_paint.js); a page without that loader (the
+# 404 page) is ready at once.
+# a11y.js then reads, a slice at a time, which blocks scroll sideways.
+AFTER_PAINT_DONE = """() => {
+  const root = document.documentElement;
+  if (!window.selfattnAfterPaint) return true;
+  return root.getAttribute('data-after-paint') === 'done'
+    && root.getAttribute('data-a11y') !== 'busy';
+}"""
+
+
+def wait_scripts(page: Page) -> None:
+    """Wait until the page's scripts have run (they start after the first paint)."""
+    page.wait_for_function(AFTER_PAINT_DONE, timeout=60_000)
+
+
 WIDTH, HEIGHT = 1280, 800
 CORE_SCREENS = 8.0
 CHROMIUM_ARGS = [
@@ -81,6 +98,7 @@ def main(argv: list[str]) -> int:
         for rel in pages:
             url = f"http://127.0.0.1:{port}/{'' if rel == '.' else rel + '/'}"
             page.goto(url, wait_until="load")
+            wait_scripts(page)
             n = screens(page)
             flag = "  OVER" if n > CORE_SCREENS else ""
             over += n > CORE_SCREENS

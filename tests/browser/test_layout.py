@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 import pytest
 from playwright.sync_api import Browser
 
-from tests.browser.screens import CORE_SCREENS, HEIGHT, screens
+from tests.browser.screens import CORE_SCREENS, HEIGHT, screens, wait_scripts
 from tests.browser.test_site import TIMEOUT_MS, Visit, listing, new_context
 
 WIDTHS = (390, 1280)
@@ -143,6 +143,7 @@ def record_layout(browser: Browser, base_url: str, page_path: str) -> Layout:
     try:
         page = context.new_page()
         page.goto(visit.url, wait_until="load")
+        wait_scripts(page)
         page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 844})
@@ -157,6 +158,7 @@ def record_layout(browser: Browser, base_url: str, page_path: str) -> Layout:
             layout.raw_tex[width] = page.evaluate(RAW_TEX_NAV_JS)
         page.set_viewport_size({"width": 1280, "height": HEIGHT})
         page.reload(wait_until="load")
+        wait_scripts(page)
         layout.screens = screens(page)
     finally:
         context.close()
@@ -222,3 +224,61 @@ def test_a_chapters_core_path_fits_in_8_screens(page: str, layout: Layout) -> No
         f"closed; a chapter's core path is at most {CORE_SCREENS:g}: fold depth into "
         '`??? note "Going further: ..."`'
     )
+
+
+# A phone as Lighthouse emulates one: touch, a narrow screen, a dense display. Unlike
+# the other tests, no data-render-all: this is the path a phone takes.
+PHONE = {
+    "viewport": {"width": 412, "height": 823},
+    "device_scale_factor": 1.75,
+    "is_mobile": True,
+    "has_touch": True,
+}
+SKIPPED_BLOCKS_JS = """() => [...document.querySelectorAll('.md-content__inner > *')]
+  .filter((el) => getComputedStyle(el).contentVisibility === 'auto').length"""
+DRAWER_JS = """() => getComputedStyle(
+  document.querySelector('.md-sidebar--primary .md-sidebar__scrollwrap')).contentVisibility"""
+
+
+@pytest.mark.parametrize("page_path", ["efficient-attention/", "ring-attention/"])
+def test_a_phone_skips_far_blocks_at_first_then_lays_out_the_whole_page(
+    page_path: str, browser: Browser, base_url: str
+) -> None:
+    """extra.css lets a phone skip the blocks far from the screen at first (a long
+    page's first paint lays out only its top); after_paint.js then lays the rest out
+    while the browser is idle, so the page ends whole: its true height, every block
+    there for a reader who scrolls, a screenshot or an accessibility checker. The
+    closed navigation drawer is skipped until it opens."""
+    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        page.add_init_script(
+            "document.addEventListener('DOMContentLoaded', () => {"
+            " window.__skippedAtFirst = (" + SKIPPED_BLOCKS_JS + ")(); },"
+            " { once: true });"
+        )
+        page.goto(urljoin(base_url, page_path), wait_until="load")
+        wait_scripts(page)
+        skipped_at_first = page.evaluate("window.__skippedAtFirst")
+        assert isinstance(skipped_at_first, int), "the count ran at DOMContentLoaded"
+        assert skipped_at_first > 5, (
+            f"{page_path}: only {skipped_at_first} block(s) could be skipped at first"
+        )
+        page.wait_for_function(
+            "() => document.documentElement.hasAttribute('data-laid-out')",
+            timeout=TIMEOUT_MS,
+        )
+        assert page.evaluate(SKIPPED_BLOCKS_JS) == 0, "every block laid out in the end"
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.evaluate("document.documentElement.setAttribute('data-render-all', '')")
+        whole = page.evaluate("document.documentElement.scrollHeight")
+        assert abs(height - whole) <= 2, (
+            f"{page_path}: the page is {height} px high once laid out; with every "
+            f"block rendered it is {whole} px"
+        )
+        page.evaluate("document.documentElement.removeAttribute('data-render-all')")
+        assert page.evaluate(DRAWER_JS) == "hidden", "the closed drawer is skipped"
+        page.locator("label.md-header__button[for=__drawer]").click()
+        assert page.evaluate(DRAWER_JS) == "visible", "the open drawer is laid out"
+    finally:
+        context.close()

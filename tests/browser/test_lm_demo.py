@@ -26,6 +26,7 @@ import pytest
 import torch
 from playwright.sync_api import Browser, Page
 
+from tests.browser.screens import wait_scripts
 from tests.browser.test_site import Visit, listing, new_context, watch
 
 PAGE = "lm-in-browser/"
@@ -54,6 +55,7 @@ def demo(browser: Browser, base_url: str) -> Iterator[tuple[Page, Visit]]:
         page = context.new_page()
         watch(page, visit, base_url)
         response = page.goto(base_url + PAGE)
+        wait_scripts(page)
         assert response is not None, f"{PAGE} did not load"
         assert response.status == 200, f"{PAGE} answered {response.status}"
         page.wait_for_function("() => window.selfattnLM !== undefined")

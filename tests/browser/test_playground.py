@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page
 
 import selfattn
 from tests.browser.conftest import discover_pages, site_dir_of
+from tests.browser.screens import wait_scripts
 from tests.browser.test_site import (
     ARRIVED_JS,
     FOLLOW_LINK_JS,
@@ -174,6 +175,7 @@ def test_playground_shows_selfattns_numbers(
 ) -> None:
     page, visit = page_of
     page.goto(urljoin(base_url, playground_page))
+    wait_scripts(page)
     page.locator(PANEL).wait_for()
     assert page.locator(".playground").count() == 1, "one panel per page"
     problems: list[str] = []
@@ -220,6 +222,7 @@ def test_playground_shows_selfattns_numbers(
     shared = read(page)
     other = page.context.new_page()
     other.goto(page.url)
+    wait_scripts(other)
     other.locator(PANEL).wait_for()
     again = read(other)
     if embeddings_shown(again) != embeddings_shown(shared):
@@ -269,6 +272,7 @@ def test_playground_appears_once_after_instant_navigation(
     away and back again, gets one working panel each time."""
     page, visit = page_of
     page.goto(base_url)
+    wait_scripts(page)
     target = urljoin(base_url, playground_page)
     for stop in (target, base_url, target):
         # Between two navigations the document may be mid-swap: wait for a body.
@@ -406,6 +410,7 @@ def test_panel_opens_in_the_state_its_page_teaches(
 ) -> None:
     page, _ = page_of
     page.goto(urljoin(base_url, playground_page))
+    wait_scripts(page)
     page.locator(PANEL).wait_for()
     shown = read(page)
     want = OPENS[playground_page]
@@ -423,6 +428,7 @@ def test_each_suggestion_shows_the_number_its_text_promises(
 ) -> None:
     page, visit = page_of
     page.goto(urljoin(base_url, playground_page))
+    wait_scripts(page)
     page.locator(PANEL).wait_for()
     items = page.locator(".playground-try li").all_inner_texts()
     suggestions = SUGGESTIONS[playground_page]
@@ -478,6 +484,7 @@ def test_every_control_shows_a_focus_ring(
     """Tab from the panel's start through each of its controls: each draws a ring."""
     page, _ = page_of
     page.goto(urljoin(base_url, playground_page))
+    wait_scripts(page)
     page.locator(PANEL).wait_for()
     controls = page.locator(f"{PANEL} select, {PANEL} input, {PANEL} button").count()
     page.locator(f"{PANEL} .playground__title").click()  # the keyboard starts here

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import MISSING_PAGE, discover_pages
-from tests.browser.screens import RENDER_ALL_JS
+from tests.browser.screens import RENDER_ALL_JS, wait_scripts
 
 TIMEOUT_MS = 15_000
 
@@ -75,11 +75,14 @@ IMAGES_JS = """() => [...document.images].map((img) => ({
   width: img.naturalWidth,
 }))"""
 
-# axe-core's violations of impact serious or critical, trimmed to what a reader needs.
+# axe-core's violations of impact serious or critical, and headings that skip a level
+# (moderate, but Lighthouse's accessibility score counts it), trimmed to what a reader
+# needs.
 AXE_JS_RUN = """async (options) => {
   const result = await axe.run(document, options);
   return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical'
+      || v.id === 'heading-order')
     .map((v) => ({
       id: v.id, impact: v.impact, help: v.help,
       nodes: v.nodes.slice(0, 5).map((n) => ({
@@ -290,6 +293,7 @@ def record_visit(
         page = context.new_page()
         watch(page, visit, base_url)
         response = page.goto(url, wait_until="load")
+        wait_scripts(page)
         visit.status = response.status if response else None
         page.evaluate(EAGER_IMAGES_JS)
         with contextlib.suppress(PlaywrightTimeout):
@@ -516,6 +520,7 @@ def test_search_for_softmax_finds_the_softmax_section(
     try:
         page = context.new_page()
         page.goto(base_url)
+        wait_scripts(page)
         # On a wide viewport the search box sits in the header, ready to type into.
         page.locator("input[data-md-component='search-query']").press_sequentially(
             "softmax"
@@ -544,6 +549,7 @@ def test_search_for_softmax_finds_the_softmax_section(
         # The link must land on a real heading.
         target = sections[0]["href"]
         page.goto(target)
+        wait_scripts(page)
         anchor = urlsplit(target).fragment
         heading = page.locator(f"[id='{anchor}']")
         assert heading.count() == 1, f"{target}: no element with id {anchor!r}"
@@ -561,6 +567,7 @@ def test_palette_toggle_switches_the_color_scheme(
     try:
         page = context.new_page()
         page.goto(base_url)
+        wait_scripts(page)
         schemes = page.eval_on_selector_all(
             "form[data-md-component='palette'] input",
             "inputs => inputs.map((i) => i.dataset.mdColorScheme)",
@@ -605,6 +612,7 @@ def test_math_renders_after_in_site_navigation(
         page = context.new_page()
         watch(page, visit, base_url)
         page.goto(base_url)
+        wait_scripts(page)
         problems = []
         for path in [p for p in discover_pages(site_dir) if p not in ("", "404.html")]:
             url = urljoin(base_url, path)

@@ -14,9 +14,8 @@ function selfattnA11y() {
   // Likewise a table wider than the page, inside Material's scrolling wrapper, a
   // notebook output that scrolls sideways (it never wraps inside a number), a wide
   // formula, and a code block (code never wraps: a long line scrolls; Material adds
-  // tabindex only where the device can hover). All sizes are read first, then the
-  // attributes written: one layout, not one per element.
-  const scrolling = [
+  // tabindex only where the device can hover).
+  const candidates = [
     [".md-typeset__scrollwrap", "Table (scrolls sideways)"],
     [".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)"],
     [".jupyter-wrapper .highlight-ipynb pre", "Code (scrolls sideways)"],
@@ -24,16 +23,36 @@ function selfattnA11y() {
     [".md-typeset pre > code", null],
   ].flatMap(([selector, label]) =>
     [...document.querySelectorAll(selector)]
-      .filter((el) => !el.hasAttribute("tabindex") && el.scrollWidth > el.clientWidth)
+      .filter((el) => !el.hasAttribute("tabindex"))
       .map((el) => [el, label]));
-  scrolling.forEach(([el, label]) => {
-    el.setAttribute("tabindex", "0");
-    if (label) {
-      el.setAttribute("role", "region");
-      el.setAttribute("aria-label", label);
+  // Whether each one scrolls is read in slices of a few milliseconds, one slice per
+  // task: on a long page (a phone lays out only what is near the screen) reading
+  // them all at once would lay out the whole page in one long task.
+  const run = ++selfattnA11y.run;
+  document.documentElement.setAttribute("data-a11y", "busy");
+  let next = 0;
+  const slice = () => {
+    if (run !== selfattnA11y.run) return;  // a newer page or size took over
+    const start = performance.now();
+    const scrolling = [];
+    while (next < candidates.length && performance.now() - start < 8) {
+      const [el, label] = candidates[next++];
+      if (el.isConnected && el.scrollWidth > el.clientWidth) scrolling.push([el, label]);
     }
-  });
+    // All sizes of a slice are read first, then the attributes written.
+    scrolling.forEach(([el, label]) => {
+      el.setAttribute("tabindex", "0");
+      if (label) {
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", label);
+      }
+    });
+    if (next < candidates.length) setTimeout(slice, 0);
+    else document.documentElement.setAttribute("data-a11y", "done");
+  };
+  setTimeout(slice, 0);
 }
+selfattnA11y.run = 0;
 // A phone turned sideways, or a narrowed window, can make a table start to scroll.
 window.addEventListener("resize", () => selfattnA11y());
 if (typeof document$ !== "undefined") {

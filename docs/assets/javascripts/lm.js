@@ -458,8 +458,19 @@
     );
   }
 
+  // The panel's headings sit one level below the heading it follows (an h4 right
+  // after the page's h1 would skip levels: axe's heading-order).
+  function headingLevel(panel) {
+    let level = 1;
+    for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+      if (panel.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_PRECEDING) level = Number(h.tagName[1]);
+    }
+    return `h${Math.min(6, level + 1)}`;
+  }
+
   function build(panel, lm) {
     const example = panel.dataset.example || "";
+    const heading = headingLevel(panel);
     const textId = "lm-demo-text";
     panel.replaceChildren(
       el("label", { for: textId, text: "Text (the model reads it character by character)" }),
@@ -471,7 +482,7 @@
         el("button", { type: "button", "data-control": "generate", text: "Generate 40 characters" }),
       ),
       el("p", { class: "lm-demo__status", "aria-live": "polite" }),
-            el("h4", { text: "Where one head looks" }),
+      el(heading, { text: "Where one head looks" }),
       el(
         "div",
         { class: "lm-demo__row" },
@@ -480,9 +491,9 @@
         el("label", { text: "Query " }, el("select", { "data-control": "query" })),
       ),
       el("div", { class: "lm-demo__strip", "aria-label": "attention weights over the text" }),
-      el("h4", { text: "What comes after the query? The five likeliest characters" }),
+      el(heading, { text: "What comes after the query? The five likeliest characters" }),
       el("ol", { class: "lm-demo__probs" }),
-      el("h4", { text: "Every head (the last 48 characters; row: query, column: key)" }),
+      el(heading, { text: "Every head (the last 48 characters; row: query, column: key)" }),
       el("div", { class: "lm-demo__grid" }),
     );
     const input = panel.querySelector("[data-control=text]");
@@ -505,8 +516,11 @@
       panel.querySelector("[data-control=query]").value = "";
       redraw();
     });
-    redraw();
-    panel.dataset.ready = "";
+    // The model runs in a task of its own, after the panel is in place.
+    setTimeout(() => {
+      redraw();
+      panel.dataset.ready = "";
+    }, 0);
   }
 
   const script = document.currentScript;
@@ -514,8 +528,12 @@
   if (!base) return;
   const ready = load(base);
   window.selfattnLMReady = ready;
+  // The panel is built after the page's first paint (speed.py), so the text shows first.
+  const afterPaint = window.selfattnAfterPaint || ((fn) => fn());
   ready.then((lm) => {
     window.selfattnLM = lm;
-    for (const panel of document.querySelectorAll(".lm-demo:not([data-ready])")) build(panel, lm);
+    afterPaint(() => {
+      for (const panel of document.querySelectorAll(".lm-demo:not([data-ready])")) build(panel, lm);
+    });
   });
 })();

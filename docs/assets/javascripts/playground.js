@@ -340,19 +340,30 @@
     this.status.textContent = state.bad
       ? state.bad + " empty or invalid field(s) count as 0."
       : "Row " + tokenLabel(q) + " is highlighted: its weights are the softmax of the scores above.";
-    this.root.querySelectorAll(".playground__scroll").forEach(function (wrap) {
-      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
-      if (scrolls) {
-        wrap.setAttribute("tabindex", "0");
-        wrap.setAttribute("role", "region");
-        wrap.setAttribute("aria-label", "Table (scrolls sideways)");
-      } else {
-        wrap.removeAttribute("tabindex");
-        wrap.removeAttribute("role");
-        wrap.removeAttribute("aria-label");
-      }
-    });
+    this.markScrolling();
     if (share) this.toHash(state);
+  };
+
+  // A table that scrolls sideways is reachable by keyboard. Its size is read after
+  // the next frame has laid the panel out: read at once, it would force a layout of
+  // the page inside the update.
+  Panel.prototype.markScrolling = function () {
+    var root = this.root;
+    function mark() {
+      root.querySelectorAll(".playground__scroll").forEach(function (wrap) {
+        var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+        if (scrolls) {
+          wrap.setAttribute("tabindex", "0");
+          wrap.setAttribute("role", "region");
+          wrap.setAttribute("aria-label", "Table (scrolls sideways)");
+        } else {
+          wrap.removeAttribute("tabindex");
+          wrap.removeAttribute("role");
+          wrap.removeAttribute("aria-label");
+        }
+      });
+    }
+    requestAnimationFrame(function () { setTimeout(mark, 0); });
   };
 
   // The state as the address's hash: #attn=q2;s1;c0;x=0.43,0.15,...
@@ -399,6 +410,9 @@
   }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
 
   window.selfattnPlayground = { setupAll: setupAll, attention: attention };
+  // Reached by instant navigation, Material's document$ runs setupAll; on a page
+  // opened directly, the panel is built after the page's first paint (speed.py).
   if (typeof document$ !== "undefined") document$.subscribe(setupAll);
+  else if (window.selfattnAfterPaint) window.selfattnAfterPaint(setupAll);
   else setupAll();
 })();

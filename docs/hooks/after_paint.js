@@ -1,0 +1,112 @@
+// Inlined into every page's <head> by speed.py. The page's text is painted first;
+// the theme's script (Material's bundle) and the site's own scripts run after the
+// first paint. On a phone this takes their work off the path to the first screen of
+// text (Lighthouse mobile); the reader sees the same page a moment sooner.
+//
+//   selfattnAfterPaint(fn)          run fn once the page has painted
+//   selfattnAfterPaint.load(urls)   then load these scripts, in order
+//
+// When all of it has run, <html> gets data-after-paint="done" (the browser tests
+// wait for it). Material's bundle starts on DOMContentLoaded: when it arrives after
+// that event, the event is sent again for it (nothing else on the site listens).
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var waiting = [];
+  var painted = false;
+  var loading = 0;
+
+  function call(fn) {
+    try {
+      fn();
+    } catch (error) {
+      setTimeout(function () { throw error; }, 0);  // reported, and the rest still runs
+    }
+  }
+
+  function settle() {
+    if (painted && loading === 0 && !root.hasAttribute("data-after-paint")) {
+      root.setAttribute("data-after-paint", "done");
+      layOutTheRest();
+    }
+  }
+
+  // On a phone, extra.css lets the browser skip the blocks far from the screen
+  // (content-visibility: auto). Once the scripts have run, those blocks are laid
+  // out a few at a time while the browser is idle, so that the page ends up whole:
+  // its true height, its colours where a checker looks for them, every block there.
+  var BLOCKS = ".md-content__inner > *, .jupyter-wrapper .jp-Notebook > .jp-Cell";
+  var ELEMENTS_PER_STEP = 400;
+  function layOutTheRest() {
+    var idle = window.requestIdleCallback || function (fn) {
+      return setTimeout(function () { fn(); }, 50);
+    };
+    function skipped() {
+      return Array.prototype.filter.call(document.querySelectorAll(BLOCKS), function (el) {
+        return getComputedStyle(el).contentVisibility === "auto";
+      });
+    }
+    var rest = skipped();
+    function step() {
+      var budget = ELEMENTS_PER_STEP;
+      while (rest.length && budget > 0) {
+        var el = rest.shift();
+        budget -= 1 + el.getElementsByTagName("*").length;
+        el.style.contentVisibility = "visible";
+      }
+      // Scripts may have added blocks meanwhile (a block then counts from a new
+      // position): look again before calling the page done.
+      if (!rest.length) rest = skipped();
+      if (rest.length) idle(step);
+      else root.setAttribute("data-laid-out", "");
+    }
+    idle(step);
+  }
+
+  function flush() {
+    if (painted) return;
+    painted = true;
+    while (waiting.length) call(waiting.shift());
+    settle();
+  }
+
+  function afterPaint(fn) {
+    if (painted) setTimeout(function () { call(fn); }, 0);
+    else waiting.push(fn);
+  }
+
+  afterPaint.load = function (urls) {
+    var queue = urls.slice();
+    loading += 1;
+    afterPaint(function next() {
+      var url = queue.shift();
+      if (url === undefined) {
+        // A task of its own: the scripts ran in theirs; Material starts in this one.
+        setTimeout(function () {
+          if (document.readyState !== "loading") {
+            document.dispatchEvent(new Event("DOMContentLoaded"));
+          }
+          loading -= 1;
+          settle();
+        }, 0);
+        return;
+      }
+      var script = document.createElement("script");
+      script.src = url;
+      script.onload = script.onerror = next;
+      document.body.appendChild(script);
+    });
+  };
+
+  window.selfattnAfterPaint = afterPaint;
+  var types = (window.PerformanceObserver && PerformanceObserver.supportedEntryTypes) || [];
+  if (types.indexOf("paint") >= 0) {
+    new PerformanceObserver(function (list, observer) {
+      observer.disconnect();
+      setTimeout(flush, 0);
+    }).observe({ type: "paint", buffered: true });
+  } else {
+    requestAnimationFrame(function () { setTimeout(flush, 0); });
+  }
+  setTimeout(flush, 10000);  // a browser that never reports a paint still gets the scripts
+})();
