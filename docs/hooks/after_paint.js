@@ -12,6 +12,10 @@
 (function () {
   "use strict";
   var root = document.documentElement;
+  // Scripts run here, so the page is styled for them from its first paint (Material's
+  // bundle makes the same swap when it starts; made here, it restyles nothing then).
+  root.classList.remove("no-js");
+  root.classList.add("js");
   var waiting = [];
   var painted = false;
   var loading = 0;

@@ -7,8 +7,9 @@ default mode, a simulated mid-range phone on a slow 4G link, against Debian's
 chromium (``CHROME_PATH``, default /usr/bin/chromium; no browser is downloaded), one
 page at a time, and prints a Markdown table: the four category scores (performance
 as the median of ``--runs N`` runs), the largest contentful paint (LCP), the total
-blocking time (TBT), the machine (CPU model and cores) and the date, then the load
-average at the start and the end of the run. Pages are paths relative
+blocking time (TBT), Lighthouse's CPU benchmark index during the run, the machine
+(CPU model and cores) and the date, then the load average at the start and the end
+of the run. Pages are paths relative
 to the site's root; the default is a representative list (the home page, the Part I
 and Part II chapters with the most math and figures, a notebook page), ``--all``
 every page. Nothing here asserts a score: the numbers depend on the machine's load.
@@ -134,6 +135,9 @@ def run_lighthouse(
     audits = data["audits"]
     row["lcp_s"] = audits["largest-contentful-paint"]["numericValue"] / 1000
     row["tbt_ms"] = audits["total-blocking-time"]["numericValue"]
+    # Lighthouse's measure of the CPU's speed during the run (higher is faster): on a
+    # shared virtual machine it moves between runs, and the score moves with it.
+    row["cpu_index"] = data.get("environment", {}).get("benchmarkIndex")
     return row
 
 
@@ -163,16 +167,17 @@ def load() -> str:
 def table(rows: dict[str, dict[str, float | None]], runs: int, date: str) -> str:
     head = (
         f"| page | perf (median of {runs}) | a11y | best pr. | SEO | LCP | TBT | "
-        "machine | date |"
+        "CPU index | machine | date |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     where = machine()
     for page, r in rows.items():
         scores = [r[c] for c in CATEGORIES]
         cells = ["-" if s is None else f"{s:.0f}" for s in scores]
+        cpu = "-" if r.get("cpu_index") is None else f"{r['cpu_index']:.0f}"
         lines.append(
             f"| {page or '(home)'} | {' | '.join(cells)} | "
-            f"{r['lcp_s']:.1f} s | {r['tbt_ms']:.0f} ms | {where} | {date} |"
+            f"{r['lcp_s']:.1f} s | {r['tbt_ms']:.0f} ms | {cpu} | {where} | {date} |"
         )
     return "\n".join(lines)
 
