@@ -18,7 +18,13 @@
   root.classList.add("js");
   var waiting = [];
   var painted = false;
-  var loading = 0;
+  // Things still to come: the rest of the page (until DOMContentLoaded), then the
+  // scripts asked for. Sent again below for Material, the event counts once here.
+  var loading = 1;
+  document.addEventListener("DOMContentLoaded", function () {
+    loading -= 1;
+    settle();
+  }, { once: true });
 
   function call(fn) {
     try {
@@ -31,7 +37,9 @@
   function settle() {
     if (painted && loading === 0 && !root.hasAttribute("data-after-paint")) {
       root.setAttribute("data-after-paint", "done");
-      layOutTheRest();
+      // Each page Material shows, the first and those reached by instant navigation.
+      if (window.document$) window.document$.subscribe(layOutTheRest);
+      else layOutTheRest();
     }
   }
 
@@ -41,7 +49,10 @@
   // its true height, its colours where a checker looks for them, every block there.
   var BLOCKS = ".md-content__inner > *, .jupyter-wrapper .jp-Notebook > .jp-Cell";
   var ELEMENTS_PER_STEP = 400;
+  var layoutRun = 0;
   function layOutTheRest() {
+    var run = ++layoutRun;  // a newer page stops an older page's run
+    root.removeAttribute("data-laid-out");
     var idle = window.requestIdleCallback || function (fn) {
       return setTimeout(function () { fn(); }, 50);
     };
@@ -52,6 +63,7 @@
     }
     var rest = skipped();
     function step() {
+      if (run !== layoutRun) return;
       var budget = ELEMENTS_PER_STEP;
       while (rest.length && budget > 0) {
         var el = rest.shift();
