@@ -8,7 +8,8 @@
 //
 // When all of it has run, <html> gets data-after-paint="done" (the browser tests
 // wait for it). Material's bundle starts on DOMContentLoaded: when it arrives after
-// that event, the event is sent again for it (nothing else on the site listens).
+// that event, the event is sent again for it (the site's other listener, the
+// katex-init.js fallback, uses Material's document$ once the bundle is there).
 (function () {
   "use strict";
   var root = document.documentElement;
