@@ -368,3 +368,39 @@ def test_closing_scripts_load_after_the_first_paint_in_order() -> None:
 def test_a_page_without_material_scripts_is_left_alone() -> None:
     page = "<html><head></head><body><p>x</p></body></html>"
     assert speed.after_paint(page) == page
+
+
+def material_asset(pattern: str) -> Path:
+    """The installed Material theme's file matching ``pattern`` (the one patched)."""
+    material = pytest.importorskip("material")
+    found = sorted(Path(material.__file__).parent.glob(f"templates/{pattern}"))
+    assert len(found) == 1, f"Material ships {len(found)} files {pattern}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "patches"),
+    [("BUNDLE", "BUNDLE_PATCHES"), ("PALETTE_CSS", "PALETTE_CSS_PATCHES")],
+)
+def test_materials_palette_code_is_patched_once(pattern: str, patches: str) -> None:
+    """The pinned Material holds each piece of code the patches replace exactly
+    once; a second build (the file patched already) is left as it is."""
+    original = material_asset(getattr(speed, pattern)).read_text(encoding="utf-8")
+    rules = getattr(speed, patches)
+    once = speed.patch(original, rules, "file")
+    for old, new in rules:
+        assert old not in once
+        assert once.count(new) == 1
+    assert speed.patch(once, rules, "file") == once
+
+
+def test_a_material_without_the_patched_code_stops_the_build() -> None:
+    with pytest.raises(ValueError, match=r"bundle\.js: Material's code .* 0 times"):
+        speed.patch("let nothing=1;", speed.BUNDLE_PATCHES, "bundle.js")
+
+
+def test_the_palette_meta_is_in_the_head_from_the_start() -> None:
+    page = "<html><head><title>t</title></head><body></body></html>"
+    out = speed.color_scheme_meta(page)
+    assert out.startswith(f"<html><head>{speed.COLOR_SCHEME_META}<title>")
+    assert speed.color_scheme_meta(out) == out, "never twice"

@@ -17,6 +17,11 @@
   // bundle makes the same swap when it starts; made here, it restyles nothing then).
   root.classList.remove("no-js");
   root.classList.add("js");
+  // The marks Material's focus-visible polyfill puts on <html> when it starts. No
+  // stylesheet reads them, yet made then, the change restyled every element
+  // (Chromium's trace); made here, before the first styling, it costs nothing.
+  root.classList.add("js-focus-visible");
+  root.setAttribute("data-js-focus-visible", "");
   var waiting = [];
   var painted = false;
   // Things still to come: the rest of the page (until DOMContentLoaded), then the
@@ -49,7 +54,9 @@
   // out a few at a time while the browser is idle, so that the page ends up whole:
   // its true height, its colours where a checker looks for them, every block there.
   var BLOCKS = ".md-content__inner > *, .jupyter-wrapper .jp-Notebook > .jp-Cell";
-  var ELEMENTS_PER_STEP = 400;
+  // Each step lays out blocks for about this long, inside the step (a size read),
+  // then yields: the work comes in short tasks, never in one long frame.
+  var STEP_MS = 8;
   var layoutRun = 0;
   function layOutTheRest() {
     var run = ++layoutRun;  // a newer page stops an older page's run
@@ -65,11 +72,11 @@
     var rest = skipped();
     function step() {
       if (run !== layoutRun) return;
-      var budget = ELEMENTS_PER_STEP;
-      while (rest.length && budget > 0) {
+      var start = performance.now();
+      while (rest.length && performance.now() - start < STEP_MS) {
         var el = rest.shift();
-        budget -= 1 + el.getElementsByTagName("*").length;
         el.style.contentVisibility = "visible";
+        void el.offsetHeight;  // laid out now, in this step
       }
       // Scripts may have added blocks meanwhile (a block then counts from a new
       // position): look again before calling the page done.
@@ -114,6 +121,21 @@
       document.body.appendChild(script);
     });
   };
+
+  // A reader switching palettes: nothing transitions while the colours change (the
+  // rule is in extra.css). Material applies the scheme on the radio's change event;
+  // this listener, capturing, comes first, and lets go a frame later, as Material's
+  // own attribute did.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element) || !target.closest("[data-md-component=palette]")) {
+      return;
+    }
+    document.body.setAttribute("data-selfattn-switching", "");
+    requestAnimationFrame(function () {
+      document.body.removeAttribute("data-selfattn-switching");
+    });
+  }, true);
 
   window.selfattnAfterPaint = afterPaint;
   var types = (window.PerformanceObserver && PerformanceObserver.supportedEntryTypes) || [];

@@ -12,6 +12,8 @@
 - A notebook page's JupyterLab stylesheet (about 570 kB inlined into every notebook
   page by mkdocs-jupyter) is cut down to the rules whose class names occur in a
   notebook page, and served as one shared, cacheable file.
+- Material's palette no longer restyles the whole page as it starts (see
+  ``BUNDLE_PATCHES``).
 """
 
 from __future__ import annotations
@@ -296,11 +298,68 @@ def after_paint(output: str) -> str:
     )
 
 
+# Material 9.8's light/dark palette, as it starts on every page, restyled the whole
+# page three times over (Chromium's trace of a phone-sized page):
+# - it appends <meta name="color-scheme"> to the head and then sets its content, and
+#   each change of that element restyles every element. The page now carries the
+#   element from the start (with the default scheme's value), and Material writes
+#   its content only when the reader's scheme differs.
+# - while it applies a scheme, <body> has data-md-color-switching, and the rule that
+#   stops transitions meanwhile (`[data-md-color-switching] *`) makes setting and
+#   removing it restyle every element, at every start. The rule is dropped;
+#   after_paint.js and extra.css stop transitions when a reader switches, with an
+#   attribute of their own.
+# The patches name Material's minified code: a Material release that changes it
+# stops a strict build here, until they are brought up to date.
+COLOR_SCHEME_META = '<meta name="color-scheme" content="light">'
+BUNDLE = "assets/javascripts/bundle.*.min.js"
+BUNDLE_PATCHES = [
+    (
+        'let o=x("meta",{name:"color-scheme"});document.head.appendChild(o);',
+        'let o=document.querySelector("meta[name=color-scheme]")'
+        '||document.head.appendChild(x("meta",{name:"color-scheme"}));',
+    ),
+    (
+        "return o.content=a.colorScheme,",
+        "return o.content!==a.colorScheme&&(o.content=a.colorScheme),",
+    ),
+]
+PALETTE_CSS = "assets/stylesheets/palette.*.min.css"
+PALETTE_CSS_PATCHES = [
+    (
+        "[data-md-color-switching] *,[data-md-color-switching] :after,"
+        "[data-md-color-switching] :before{transition-duration:0s!important}",
+        "/* selfattn: no [data-md-color-switching] rule (docs/hooks/speed.py) */",
+    ),
+]
+
+
+def patch(text: str, patches: list[tuple[str, str]], name: str) -> str:
+    """``text`` with each (old, new) replaced; old must occur exactly once (or new,
+    from an earlier build of the same file)."""
+    for old, new in patches:
+        if text.count(old) == 1:
+            text = text.replace(old, new)
+        elif not (old not in text and text.count(new) == 1):
+            raise ValueError(
+                f"{name}: Material's code {old[:60]!r}... occurs {text.count(old)} "
+                "times, not once: update docs/hooks/speed.py's patches to this "
+                "version of Material"
+            )
+    return text
+
+
+def color_scheme_meta(output: str) -> str:
+    """The palette's <meta name="color-scheme">, there from the start."""
+    if 'name="color-scheme"' in output:
+        return output
+    return re.sub(r"<head>", lambda m: m.group(0) + COLOR_SCHEME_META, output, count=1)
+
+
 @event_priority(-90)  # after mkdocs-jupyter's HTML is in the page, before offline.py
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
-    # Material's instant navigation brings the next page's <head> along (it adds and
-    # removes stylesheets), so a stylesheet may be left off the pages that need none.
-    # Scripts at the end of <body> are not reloaded: those stay on every page.
+    # Each page loads whole (no instant navigation: mkdocs.yml), so a stylesheet may
+    # be left off the pages that need none.
     if node() and KATEX_JS.is_file():
         output = notebook_math(output)
     if "pyodide" not in output.replace("_markdown_exec_pyodide", ""):
@@ -314,6 +373,7 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     if node() and KATEX_JS.is_file():
         output = server_side_math(output)
     output = light_figures(output, page, config)
+    output = color_scheme_meta(output)
     output = after_paint(output)
     styles = list(JUPYTER_STYLE.finditer(output))
     if styles:
@@ -332,8 +392,21 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
 
 
 def on_post_build(config: MkDocsConfig) -> None:
-    """The notebook pages' stylesheet, pruned to the classes they use (one file
-    for each distinct stylesheet mkdocs-jupyter inlined; normally one)."""
+    """Material's palette patched (above); the notebook pages' stylesheet, pruned to
+    the classes they use (one file for each distinct stylesheet mkdocs-jupyter
+    inlined; normally one)."""
+    site = Path(config.site_dir)
+    for pattern, patches in (
+        (BUNDLE, BUNDLE_PATCHES),
+        (PALETTE_CSS, PALETTE_CSS_PATCHES),
+    ):
+        for file in site.glob(pattern):
+            try:
+                text = patch(file.read_text(encoding="utf-8"), patches, file.name)
+            except ValueError as error:
+                log.warning("%s", error)  # a strict build stops here
+                continue
+            file.write_text(text, encoding="utf-8")
     for css, name in JUPYTER.sheets.items():
         target = Path(config.site_dir) / name
         target.parent.mkdir(parents=True, exist_ok=True)

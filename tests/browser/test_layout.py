@@ -282,3 +282,47 @@ def test_a_phone_skips_far_blocks_at_first_then_lays_out_the_whole_page(
         assert page.evaluate(DRAWER_JS) == "visible", "the open drawer is laid out"
     finally:
         context.close()
+
+
+# Every layout shift while the page loads, as Chromium reports it (the measure
+# behind Lighthouse's cumulative layout shift), with the element that moved.
+RECORD_SHIFTS_JS = """window.__shifts = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const moved = (entry.sources || []).map((s) => s.node
+      ? `${s.node.nodeName}.${s.node.className || ''}`.slice(0, 80) : '?');
+    window.__shifts.push({ value: entry.value, moved });
+  }
+}).observe({ type: 'layout-shift', buffered: true });"""
+
+
+@pytest.mark.parametrize(
+    "page_path",
+    ["notebooks/positions/", "lm-in-browser/", "efficient-attention/", ""],
+)
+def test_a_phone_sees_nothing_move_while_the_page_loads(
+    page_path: str, browser: Browser, base_url: str
+) -> None:
+    """No block of the first screen jumps once shown: a block skipped at first
+    stands in at 320 px until drawn (extra.css), and the model's panel is drawn
+    only when complete (lm.js). Lighthouse counts any jump against the page."""
+    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        # A phone's slower CPU, as Lighthouse simulates it: frames then fall between
+        # the steps of the page's scripts, where a half-drawn state would show.
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+        page.add_init_script(RECORD_SHIFTS_JS)
+        page.goto(urljoin(base_url, page_path), wait_until="load")
+        wait_scripts(page)
+        page.wait_for_function(
+            "() => document.documentElement.hasAttribute('data-laid-out')",
+            timeout=TIMEOUT_MS,
+        )
+        shifts = page.evaluate("window.__shifts")
+        total = sum(s["value"] for s in shifts)
+        # 0.1 is Lighthouse's bound for "good"; a page that keeps still scores ~0.
+        assert total < 0.01, f"{page_path or 'home'}: layout shifts {shifts}"
+    finally:
+        context.close()

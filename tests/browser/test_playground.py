@@ -262,14 +262,14 @@ def test_playground_shows_selfattns_numbers(
     assert not problems, "the playground disagrees with selfattn:" + listing(problems)
 
 
-def test_playground_appears_once_after_instant_navigation(
+def test_playground_appears_once_after_clicking_to_the_page(
     playground_page: str,
     site_dir: Path,
     base_url: str,
     page_of: tuple[Page, Visit],
 ) -> None:
-    """A reader who clicks to the page (Material swaps the content, no reload),
-    away and back again, gets one working panel each time."""
+    """A reader who clicks to the page, away and back again, gets one working
+    panel each time."""
     page, visit = page_of
     page.goto(base_url)
     wait_scripts(page)
@@ -293,7 +293,7 @@ def test_playground_appears_once_after_instant_navigation(
     assert after["weights"] != before, "the panel did not respond after navigation"
     problems = compare(after, embeddings_shown(after))
     problems += [f"page error: {e}" for e in visit.page_errors]
-    assert not problems, "after instant navigation:" + listing(problems)
+    assert not problems, "after clicking to the page:" + listing(problems)
 
 
 # ------------------------------------------------- each page's panel and suggestions

@@ -155,6 +155,7 @@ class Visit:
     rendered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     axe: list[str] = field(default_factory=list)
     copies: list[Copy] = field(default_factory=list)
+    no_copy_button: list[str] = field(default_factory=list)  # first lines of blocks
 
 
 def is_site_url(url: str, base_url: str) -> bool:
@@ -267,7 +268,39 @@ REVEAL_JS = """
 """
 
 
+# Material gives a code block its copy button when the block first shows on the
+# screen (mkdocs.yml: content.lazy). Show each one, as a reader scrolling through
+# would (its folds opened, its tab selected); the blocks that got no button.
+SHOW_EACH_CODE_BLOCK_JS = """async () => {
+  const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
+  const missing = [];
+  for (const code of document.querySelectorAll('.md-content pre:not(.mermaid) > code')) {
+    for (let d = code.closest('details'); d; d = d.parentElement.closest('details')) {
+      d.open = true;
+    }
+    const block = code.closest('.tabbed-block');
+    if (block) {
+      const index = Array.from(block.parentElement.children).indexOf(block);
+      const labels = block.closest('.tabbed-set')
+        .querySelectorAll(':scope > .tabbed-labels > label');
+      if (labels[index]) labels[index].click();
+    }
+    code.scrollIntoView({ block: 'center' });
+    const pre = code.parentElement;
+    for (let i = 0; i < 60 && !pre.querySelector('[data-clipboard-target]'); i++) {
+      await frame();
+    }
+    if (!pre.querySelector('[data-clipboard-target]')) {
+      missing.push(code.textContent.trim().split('\\n')[0].slice(0, 80));
+    }
+  }
+  window.scrollTo(0, 0);
+  return missing;
+}"""
+
+
 def check_copy_buttons(page: Page, visit: Visit) -> None:
+    visit.no_copy_button = page.evaluate(SHOW_EACH_CODE_BLOCK_JS)
     buttons = page.locator(".md-content [data-clipboard-target]")
     for i in range(buttons.count()):
         button = buttons.nth(i)
@@ -472,7 +505,7 @@ def test_no_serious_or_critical_accessibility_violation(visit: Visit) -> None:
 
 def test_copy_buttons_copy_exactly_the_code(visit: Visit) -> None:
     prompt = re.compile(r"^(>>>|\.\.\.)( |$)", re.M)
-    problems = []
+    problems = [f"no copy button on the block {b!r}" for b in visit.no_copy_button]
     for n, copy in enumerate(visit.copies):
         name = f"code block {n} ({copy.lang})"
         if copy.expected is None:
@@ -559,6 +592,12 @@ def test_search_for_softmax_finds_the_softmax_section(
         context.close()
 
 
+COLOR_SCHEME_META_JS = """() => ({
+  metas: [...document.querySelectorAll('meta[name=color-scheme]')].map((m) => m.content),
+  header: getComputedStyle(document.querySelector('header')).colorScheme,
+})"""
+
+
 def test_palette_toggle_switches_the_color_scheme(
     browser: Browser, base_url: str
 ) -> None:
@@ -575,11 +614,24 @@ def test_palette_toggle_switches_the_color_scheme(
         assert len(set(schemes)) == 2, f"expected a light and a dark scheme: {schemes}"
         background = "() => getComputedStyle(document.body).backgroundColor"
         first, first_bg = page.evaluate(SCHEME_JS), page.evaluate(background)
+        first_meta = page.evaluate(COLOR_SCHEME_META_JS)
         page.locator(PALETTE_TOGGLE).click()
         page.wait_for_function(SCHEME_CHANGED_JS, arg=first)
         second, second_bg = page.evaluate(SCHEME_JS), page.evaluate(background)
         assert {first, second} == set(schemes)
         assert first_bg != second_bg, f"the background stayed {first_bg}"
+        second_meta = page.evaluate(COLOR_SCHEME_META_JS)
+        # speed.py gives the page its <meta name="color-scheme">; Material keeps it
+        # in step with the scheme (and adds no second one).
+        for meta in (first_meta, second_meta):
+            assert len(meta["metas"]) == 1, f"color-scheme metas: {meta['metas']}"
+            assert meta["metas"][0] == meta["header"], meta
+        assert first_meta["metas"] != second_meta["metas"], (first_meta, second_meta)
+        # Transitions stop only while the colours switch (after_paint.js).
+        page.wait_for_function(
+            "() => !document.body.hasAttribute('data-selfattn-switching')",
+            timeout=2000,
+        )
         page.locator(PALETTE_TOGGLE).click()
         page.wait_for_function(SCHEME_CHANGED_JS, arg=second)
         assert page.evaluate(SCHEME_JS) == first
@@ -587,8 +639,8 @@ def test_palette_toggle_switches_the_color_scheme(
         context.close()
 
 
-# An anchor clicked inside the page: Material's instant navigation (where enabled)
-# intercepts it and swaps the content without a reload, as for a reader's click.
+# An anchor clicked inside the page, as a reader clicks one (Material's instant
+# navigation, where enabled, swaps the content; here the next page loads).
 FOLLOW_LINK_JS = """(url) => {
   window.__before = document.querySelector('.md-content');
   const a = document.createElement('a');
@@ -604,8 +656,8 @@ ARRIVED_JS = """(url) => location.href === url
 def test_math_renders_after_in_site_navigation(
     browser: Browser, base_url: str, site_dir: Path
 ) -> None:
-    """A reader who clicks from page to page (instant navigation swaps the content
-    without a load event) still gets rendered math on every page."""
+    """A reader who clicks from page to page still gets rendered math on every
+    page."""
     visit = Visit(url=base_url)
     context = new_context(browser, base_url, visit)
     try:
@@ -618,6 +670,8 @@ def test_math_renders_after_in_site_navigation(
             url = urljoin(base_url, path)
             page.evaluate(FOLLOW_LINK_JS, url)
             page.wait_for_function(ARRIVED_JS, arg=url)
+            page.wait_for_load_state("load")  # the next page loads whole
+            wait_scripts(page)
             wait_quietly(page, MATH_SETTLED_JS)
             found = page.evaluate(MATH_PROBLEMS_JS) + page.evaluate(RAW_TEX_JS)
             problems += [f"{path}: {p}" for p in found]

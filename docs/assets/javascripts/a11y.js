@@ -25,21 +25,27 @@ function selfattnA11y() {
     [...document.querySelectorAll(selector)]
       .filter((el) => !el.hasAttribute("tabindex"))
       .map((el) => [el, label]));
-  // Whether each one scrolls is read in slices of a few milliseconds, one slice per
-  // task: on a long page (a phone lays out only what is near the screen) reading
-  // them all at once would lay out the whole page in one long task.
+  // Whether each one scrolls is read once the page is laid out (on a phone the
+  // blocks far from the screen are laid out a few at a time while the browser is
+  // idle: after_paint.js), then in slices of a few milliseconds, one slice per task.
+  // Read earlier, each size would lay its block out at once, in one long task.
   const run = ++selfattnA11y.run;
   document.documentElement.setAttribute("data-a11y", "busy");
+  // Every size is read before any attribute is written: a write in between would
+  // make the next read lay the page out again.
   let next = 0;
+  const scrolling = [];
   const slice = () => {
     if (run !== selfattnA11y.run) return;  // a newer page or size took over
     const start = performance.now();
-    const scrolling = [];
     while (next < candidates.length && performance.now() - start < 8) {
       const [el, label] = candidates[next++];
       if (el.isConnected && el.scrollWidth > el.clientWidth) scrolling.push([el, label]);
     }
-    // All sizes of a slice are read first, then the attributes written.
+    if (next < candidates.length) {
+      setTimeout(slice, 0);
+      return;
+    }
     scrolling.forEach(([el, label]) => {
       el.setAttribute("tabindex", "0");
       if (label) {
@@ -47,10 +53,26 @@ function selfattnA11y() {
         el.setAttribute("aria-label", label);
       }
     });
-    if (next < candidates.length) setTimeout(slice, 0);
-    else document.documentElement.setAttribute("data-a11y", "done");
+    document.documentElement.setAttribute("data-a11y", "done");
   };
-  setTimeout(slice, 0);
+  selfattnAfterLayout(slice);
+}
+
+// fn in a task of its own once after_paint.js has laid the whole page out
+// (data-laid-out on <html>); at once where that script is not on the page.
+function selfattnAfterLayout(fn) {
+  const root = document.documentElement;
+  const ready = () => !window.selfattnAfterPaint || root.hasAttribute("data-laid-out");
+  if (ready()) {
+    setTimeout(fn, 0);
+    return;
+  }
+  const observer = new MutationObserver(() => {
+    if (!ready()) return;
+    observer.disconnect();
+    setTimeout(fn, 0);
+  });
+  observer.observe(root, { attributes: true, attributeFilter: ["data-laid-out"] });
 }
 selfattnA11y.run = 0;
 // A phone turned sideways, or a narrowed window, can make a table start to scroll.

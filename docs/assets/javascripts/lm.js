@@ -472,6 +472,7 @@
     const example = panel.dataset.example || "";
     const heading = headingLevel(panel);
     const textId = "lm-demo-text";
+    panel.dataset.built = "";  // hidden (lm.css) until the model has filled it in
     panel.replaceChildren(
       el("label", { for: textId, text: "Text (the model reads it character by character)" }),
       el("textarea", { id: textId, "data-control": "text", rows: "3", spellcheck: "false" }),
