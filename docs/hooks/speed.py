@@ -309,6 +309,10 @@ def after_paint(output: str) -> str:
 #   removing it restyle every element, at every start. The rule is dropped;
 #   after_paint.js and extra.css stop transitions when a reader switches, with an
 #   attribute of their own.
+# And a code block that scrolls sideways gets tabindex="0" (reachable by keyboard)
+# on every device: Material gave it only where the device can hover and removed it
+# elsewhere, also where a11y.js had given it (content.lazy sets a block up as it
+# first shows, after a11y.js ran).
 # The patches name Material's minified code: a Material release that changes it
 # stops a strict build here, until they are brought up to date.
 COLOR_SCHEME_META = '<meta name="color-scheme" content="light">'
@@ -322,6 +326,10 @@ BUNDLE_PATCHES = [
     (
         "return o.content=a.colorScheme,",
         "return o.content!==a.colorScheme&&(o.content=a.colorScheme),",
+    ),
+    (
+        'd&&r?e.setAttribute("tabindex","0"):e.removeAttribute("tabindex")',
+        'd?e.setAttribute("tabindex","0"):e.removeAttribute("tabindex")',
     ),
 ]
 PALETTE_CSS = "assets/stylesheets/palette.*.min.css"

@@ -1,6 +1,5 @@
 // Accessibility fixes that CSS alone cannot make (axe-core findings on Material 9.8
-// and mkdocs-jupyter pages). Instant navigation swaps the content, so this runs on
-// every page (Material's document$), not just the first.
+// and mkdocs-jupyter pages). Runs on each page Material shows (its document$).
 function selfattnA11y() {
   // Material's search dialog has no accessible name (aria-dialog-name).
   document.querySelectorAll(".md-search").forEach((dialog) => {
@@ -11,32 +10,41 @@ function selfattnA11y() {
   document.querySelectorAll(".jupyter-wrapper .highlight-ipynb").forEach((cell) => {
     if (!cell.hasAttribute("tabindex")) cell.setAttribute("tabindex", "0");
   });
-  // Likewise a table wider than the page, inside Material's scrolling wrapper, a
-  // notebook output that scrolls sideways (it never wraps inside a number), a wide
-  // formula, and a code block (code never wraps: a long line scrolls; Material adds
-  // tabindex only where the device can hover).
-  const candidates = [
-    [".md-typeset__scrollwrap", "Table (scrolls sideways)"],
-    [".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)"],
-    [".jupyter-wrapper .highlight-ipynb pre", "Code (scrolls sideways)"],
-    [".md-typeset .katex-display", "Formula (scrolls sideways)"],
-    [".md-typeset pre > code", null],
-  ].flatMap(([selector, label]) =>
-    [...document.querySelectorAll(selector)]
-      .filter((el) => !el.hasAttribute("tabindex"))
+  selfattnA11y.scrollers(document);
+}
+
+// Likewise a table wider than the page, inside Material's scrolling wrapper, a
+// notebook output that scrolls sideways (it never wraps inside a number), a wide
+// formula, and a code block (code never wraps: a long line scrolls; Material sets a
+// block up, tabindex included, only when it first shows: speed.py, content.lazy).
+selfattnA11y.SCROLLERS = [
+  [".md-typeset__scrollwrap", "Table (scrolls sideways)"],
+  [".jupyter-wrapper .jp-RenderedText pre", "Output (scrolls sideways)"],
+  [".jupyter-wrapper .highlight-ipynb pre", "Code (scrolls sideways)"],
+  [".md-typeset .katex-display", "Formula (scrolls sideways)"],
+  [".md-typeset pre > code", null],
+];
+
+// Whether each one under `root` scrolls is read only where it is drawn: a block a
+// phone skips until the reader nears it (extra.css) and the inside of a closed fold
+// are measured when they are drawn (the events below). Read earlier, each size would
+// lay out its hidden block at once. The sizes are read in slices of a few
+// milliseconds, one slice per task, all before any attribute is written (a write in
+// between would make the next read lay the page out again).
+selfattnA11y.pending = 0;
+selfattnA11y.scrollers = function (root, beingDrawn = false) {
+  const drawn = (el) => beingDrawn
+    || !el.checkVisibility || el.checkVisibility({ contentVisibilityAuto: true });
+  const candidates = selfattnA11y.SCROLLERS.flatMap(([selector, label]) =>
+    [...root.querySelectorAll(selector)]
+      .filter((el) => !el.hasAttribute("tabindex") && drawn(el))
       .map((el) => [el, label]));
-  // Whether each one scrolls is read once the page is laid out (on a phone the
-  // blocks far from the screen are laid out a few at a time while the browser is
-  // idle: after_paint.js), then in slices of a few milliseconds, one slice per task.
-  // Read earlier, each size would lay its block out at once, in one long task.
-  const run = ++selfattnA11y.run;
-  document.documentElement.setAttribute("data-a11y", "busy");
-  // Every size is read before any attribute is written: a write in between would
-  // make the next read lay the page out again.
+  const html = document.documentElement;
+  selfattnA11y.pending += 1;
+  html.setAttribute("data-a11y", "busy");
   let next = 0;
   const scrolling = [];
   const slice = () => {
-    if (run !== selfattnA11y.run) return;  // a newer page or size took over
     const start = performance.now();
     while (next < candidates.length && performance.now() - start < 8) {
       const [el, label] = candidates[next++];
@@ -53,30 +61,26 @@ function selfattnA11y() {
         el.setAttribute("aria-label", label);
       }
     });
-    document.documentElement.setAttribute("data-a11y", "done");
+    selfattnA11y.pending -= 1;
+    if (selfattnA11y.pending === 0) html.setAttribute("data-a11y", "done");
   };
-  selfattnAfterLayout(slice);
-}
+  setTimeout(slice, 0);
+};
 
-// fn in a task of its own once after_paint.js has laid the whole page out
-// (data-laid-out on <html>); at once where that script is not on the page.
-function selfattnAfterLayout(fn) {
-  const root = document.documentElement;
-  const ready = () => !window.selfattnAfterPaint || root.hasAttribute("data-laid-out");
-  if (ready()) {
-    setTimeout(fn, 0);
-    return;
+// A skipped block the reader scrolls near, and a fold the reader opens: measured
+// then. Neither event bubbles: they are caught on their way down.
+document.addEventListener("contentvisibilityautostatechange", (event) => {
+  if (!event.skipped && event.target instanceof Element) {
+    selfattnA11y.scrollers(event.target, true);
   }
-  const observer = new MutationObserver(() => {
-    if (!ready()) return;
-    observer.disconnect();
-    setTimeout(fn, 0);
-  });
-  observer.observe(root, { attributes: true, attributeFilter: ["data-laid-out"] });
-}
-selfattnA11y.run = 0;
+}, true);
+document.addEventListener("toggle", (event) => {
+  if (event.target instanceof HTMLDetailsElement && event.target.open) {
+    selfattnA11y.scrollers(event.target, true);
+  }
+}, true);
 // A phone turned sideways, or a narrowed window, can make a table start to scroll.
-window.addEventListener("resize", () => selfattnA11y());
+window.addEventListener("resize", () => selfattnA11y.scrollers(document));
 if (typeof document$ !== "undefined") {
   document$.subscribe(selfattnA11y);
 } else {
