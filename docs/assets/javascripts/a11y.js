@@ -26,8 +26,8 @@ selfattnA11y.SCROLLERS = [
 ];
 
 // Whether each one under `root` scrolls is read only where it is drawn: a block a
-// phone skips until the reader nears it (extra.css) and the inside of a closed fold
-// are measured when they are drawn (the events below). Read earlier, each size would
+// phone skips at first (extra.css) and the inside of a closed fold are measured
+// when they are drawn (below). Read earlier, each size would
 // lay out its hidden block at once. The sizes are read in slices of a few
 // milliseconds, one slice per task, all before any attribute is written (a write in
 // between would make the next read lay the page out again).
@@ -67,8 +67,14 @@ selfattnA11y.scrollers = function (root, beingDrawn = false) {
   setTimeout(slice, 0);
 };
 
-// A skipped block the reader scrolls near, and a fold the reader opens: measured
-// then. Neither event bubbles: they are caught on their way down.
+// The page once after_paint.js has drawn every block (data-laid-out on <html>), a
+// skipped block the browser draws, and a fold the reader opens: measured then. The
+// two events do not bubble: they are caught on their way down.
+new MutationObserver(() => {
+  if (document.documentElement.hasAttribute("data-laid-out")) {
+    selfattnA11y.scrollers(document);
+  }
+}).observe(document.documentElement, { attributes: true, attributeFilter: ["data-laid-out"] });
 document.addEventListener("contentvisibilityautostatechange", (event) => {
   if (!event.skipped && event.target instanceof Element) {
     selfattnA11y.scrollers(event.target, true);
