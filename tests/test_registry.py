@@ -68,7 +68,14 @@ def test_permuting_tokens_permutes_outputs(name: str, p: QKV, seed: int) -> None
     shuffled = fn(
         p.q[..., perm_q, :], p.k[..., perm_kv, :], p.v[..., perm_kv, :], scale=p.scale
     )
-    assert_close(shuffled, out[..., perm_q, :], condition=p.weight_condition())
+    # Each output is an average of values, so its rounding error scales with the
+    # largest |v|, however small cancellation makes the output itself.
+    assert_close(
+        shuffled,
+        out[..., perm_q, :],
+        condition=p.weight_condition(),
+        magnitude=p.magnitude(),
+    )
 
 
 # --8<-- [end:test_permutation]
