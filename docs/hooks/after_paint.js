@@ -43,7 +43,7 @@
   function settle() {
     if (painted && loading === 0 && !root.hasAttribute("data-after-paint")) {
       root.setAttribute("data-after-paint", "done");
-      // Each page Material shows, the first and those reached by instant navigation.
+      // Each page Material shows (one per load; more where instant navigation is on).
       if (window.document$) window.document$.subscribe(layOutTheRest);
       else layOutTheRest();
     }
