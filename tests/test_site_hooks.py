@@ -260,7 +260,11 @@ ROOT = HOOKS.parents[1]
 NOT_CHAPTERS = {
     "index.md",  # Home
     "notation.md",
-    "api.md",  # API reference
+    "api/index.md",  # API reference
+    "api/part-1.md",
+    "api/part-2.md",
+    "api/part-3.md",
+    "api/exercises.md",
     "references.md",  # the bibliography itself
     "inference.md",  # the Part III landing page
 }
@@ -404,3 +408,23 @@ def test_the_palette_meta_is_in_the_head_from_the_start() -> None:
     out = speed.color_scheme_meta(page)
     assert out.startswith(f"<html><head>{speed.COLOR_SCHEME_META}<title>")
     assert speed.color_scheme_meta(out) == out, "never twice"
+
+
+def test_materials_bundle_asks_v8_to_compile_it_whole_and_its_map_still_fits() -> None:
+    """The compile hint is the bundle's first line, once; the source map gains one
+    empty line in front, so every mapping moves down with the code it maps."""
+    bundle = material_asset(speed.BUNDLE)
+    script = bundle.read_text(encoding="utf-8")
+    source_map = bundle.with_name(bundle.name + ".map").read_text(encoding="utf-8")
+    hinted, shifted = speed.compile_hint(script, source_map)
+    assert hinted == speed.COMPILE_HINT + script
+    assert hinted.splitlines()[0] == "//# allFunctionsCalledOnLoad"
+    assert shifted is not None
+    before, after = json.loads(source_map), json.loads(shifted)
+    assert after["mappings"] == ";" + before["mappings"]
+    lines = lambda text, mapping: text.count("\n") - mapping.count(";")  # noqa: E731
+    assert lines(hinted, after["mappings"]) == lines(script, before["mappings"]), (
+        "the map gains a line as the script does"
+    )
+    assert speed.compile_hint(hinted, shifted) == (hinted, shifted), "never twice"
+    assert speed.compile_hint(script, None) == (hinted, None), "a bundle without a map"

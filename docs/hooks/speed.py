@@ -13,7 +13,8 @@
   page by mkdocs-jupyter) is cut down to the rules whose class names occur in a
   notebook page, and served as one shared, cacheable file.
 - Material's palette no longer restyles the whole page as it starts (see
-  ``BUNDLE_PATCHES``).
+  ``BUNDLE_PATCHES``), and V8 compiles Material's bundle off the main thread
+  (``COMPILE_HINT``).
 """
 
 from __future__ import annotations
@@ -357,6 +358,29 @@ def patch(text: str, patches: list[tuple[str, str]], name: str) -> str:
     return text
 
 
+# V8 compiles a script's functions lazily, each on the main thread the first time it
+# is called; Material's start-up calls most of its bundle's, so that compiling sat in
+# its two start-up tasks. This comment, as the file's first line, asks V8 (Chromium
+# 136 and later; other browsers ignore it) to compile them all with the script, on a
+# background thread while it downloads. Measured on this site's 2-core test machine
+# (a phone-sized page, 5 loads each): the bundle's evaluation 68 -> 49 ms and its
+# DOMContentLoaded task 42 -> 32 ms (medians). Its source map gets one empty line
+# first, so that it still points at the right lines.
+COMPILE_HINT = "//# allFunctionsCalledOnLoad\n"
+
+
+def compile_hint(script: str, source_map: str | None) -> tuple[str, str | None]:
+    """The script with V8's compile hint as its first line, and its source map (JSON
+    text) shifted down one line to match; both unchanged when the hint is there."""
+    if script.startswith(COMPILE_HINT):
+        return script, source_map
+    if source_map is not None:
+        data = json.loads(source_map)
+        data["mappings"] = ";" + data["mappings"]
+        source_map = json.dumps(data)
+    return COMPILE_HINT + script, source_map
+
+
 def color_scheme_meta(output: str) -> str:
     """The palette's <meta name="color-scheme">, there from the start."""
     if 'name="color-scheme"' in output:
@@ -415,6 +439,16 @@ def on_post_build(config: MkDocsConfig) -> None:
                 log.warning("%s", error)  # a strict build stops here
                 continue
             file.write_text(text, encoding="utf-8")
+    for file in site.glob(BUNDLE):
+        source_map = file.with_name(file.name + ".map")
+        has_map = source_map.is_file()
+        script, mapping = compile_hint(
+            file.read_text(encoding="utf-8"),
+            source_map.read_text(encoding="utf-8") if has_map else None,
+        )
+        file.write_text(script, encoding="utf-8")
+        if has_map and mapping is not None:
+            source_map.write_text(mapping, encoding="utf-8")
     for css, name in JUPYTER.sheets.items():
         target = Path(config.site_dir) / name
         target.parent.mkdir(parents=True, exist_ok=True)
