@@ -43,50 +43,7 @@
   function settle() {
     if (painted && loading === 0 && !root.hasAttribute("data-after-paint")) {
       root.setAttribute("data-after-paint", "done");
-      // Each page Material shows (one per load; more where instant navigation is on).
-      if (window.document$) window.document$.subscribe(layOutTheRest);
-      else layOutTheRest();
     }
-  }
-
-  // On a phone, extra.css lets the browser skip the blocks far from the screen
-  // (content-visibility: auto). Once the scripts have run, those blocks are laid
-  // out a few at a time while the browser is idle, so that the page ends up whole:
-  // its true height, its colours where a checker looks for them, every block there.
-  var BLOCKS = ".md-content__inner > *, .jupyter-wrapper .jp-Notebook > .jp-Cell";
-  // Each step lays out blocks for about this long, inside the step (a size read),
-  // then yields: the work comes in short tasks, and the frame after a step has
-  // little to paint (steps of 400 elements, then of 8 ms, made frames of 15-70 ms on
-  // this site's 2-core test machine, each one blocking time to Lighthouse).
-  var STEP_MS = 3;
-  var layoutRun = 0;
-  function layOutTheRest() {
-    var run = ++layoutRun;  // a newer page stops an older page's run
-    root.removeAttribute("data-laid-out");
-    var idle = window.requestIdleCallback || function (fn) {
-      return setTimeout(function () { fn(); }, 50);
-    };
-    function skipped() {
-      return Array.prototype.filter.call(document.querySelectorAll(BLOCKS), function (el) {
-        return getComputedStyle(el).contentVisibility === "auto";
-      });
-    }
-    var rest = skipped();
-    function step() {
-      if (run !== layoutRun) return;
-      var start = performance.now();
-      while (rest.length && performance.now() - start < STEP_MS) {
-        var el = rest.shift();
-        el.style.contentVisibility = "visible";
-        void el.offsetHeight;  // laid out now, in this step
-      }
-      // Scripts may have added blocks meanwhile (a block then counts from a new
-      // position): look again before calling the page done.
-      if (!rest.length) rest = skipped();
-      if (rest.length) idle(step);
-      else root.setAttribute("data-laid-out", "");
-    }
-    idle(step);
   }
 
   function flush() {

@@ -67,14 +67,9 @@ selfattnA11y.scrollers = function (root, beingDrawn = false) {
   setTimeout(slice, 0);
 };
 
-// The page once after_paint.js has drawn every block (data-laid-out on <html>), a
-// skipped block the browser draws, and a fold the reader opens: measured then. The
-// two events do not bubble: they are caught on their way down.
-new MutationObserver(() => {
-  if (document.documentElement.hasAttribute("data-laid-out")) {
-    selfattnA11y.scrollers(document);
-  }
-}).observe(document.documentElement, { attributes: true, attributeFilter: ["data-laid-out"] });
+// A skipped block the browser draws (the reader scrolled near it) and a fold the
+// reader opens: measured then. The two events do not bubble: they are caught on
+// their way down.
 document.addEventListener("contentvisibilityautostatechange", (event) => {
   if (!event.skipped && event.target instanceof Element) {
     selfattnA11y.scrollers(event.target, true);
