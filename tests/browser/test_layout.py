@@ -272,8 +272,7 @@ def test_a_phone_skips_far_blocks_and_draws_each_as_the_reader_comes_near(
     try:
         page = context.new_page()
         page.add_init_script(
-            RECORD_DRAWN_JS
-            + "document.addEventListener('DOMContentLoaded', () => {"
+            RECORD_DRAWN_JS + "document.addEventListener('DOMContentLoaded', () => {"
             " window.__skippedAtFirst = (" + SKIPPED_BLOCKS_JS + ")(); },"
             " { once: true });"
         )
@@ -294,8 +293,10 @@ def test_a_phone_skips_far_blocks_and_draws_each_as_the_reader_comes_near(
         y = 0
         while y < page.evaluate("document.documentElement.scrollHeight"):
             page.evaluate(f"window.scrollTo(0, {y})")
-            page.evaluate("new Promise((r) => requestAnimationFrame(() => "
-                          "requestAnimationFrame(r)))")
+            page.evaluate(
+                "new Promise((r) => requestAnimationFrame(() => "
+                "requestAnimationFrame(r)))"
+            )
             y += screen
         wait_scripts(page)
         assert page.evaluate(NEVER_DRAWN_JS) == 0, "every block drawn on the way"
