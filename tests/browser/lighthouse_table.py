@@ -1,6 +1,7 @@
 """Lighthouse on the built site, served gzip-compressed as a static host serves it.
 
-    python tests/browser/lighthouse_table.py SITE_DIR [--all] [--json OUT.json] [PAGE ...]
+    python tests/browser/lighthouse_table.py SITE_DIR [PAGE ...] [--all] [--runs N]
+        [--cpu-slowdown F] [--json OUT.json]
 
 Runs npm's ``lighthouse`` (pinned in package.json; ``npm ci`` installs it) in its
 default mode, a simulated mid-range phone on a slow 4G link, against Debian's
@@ -9,10 +10,12 @@ page at a time, and prints a Markdown table: the four category scores (performan
 as the median of ``--runs N`` runs), the largest contentful paint (LCP), the total
 blocking time (TBT), Lighthouse's CPU benchmark index during the run, the machine
 (CPU model and cores) and the date, then the load average at the start and the end
-of the run. Pages are paths relative
-to the site's root; the default is a representative list (the home page, the Part I
-and Part II chapters with the most math and figures, a notebook page), ``--all``
-every page. Nothing here asserts a score: the numbers depend on the machine's load.
+of the run. Pages are paths relative to the site's root; the default is a
+representative list (the home page, the Part I and Part II chapters with the most math
+and figures, a notebook page), ``--all`` every page. ``--cpu-slowdown F`` replaces
+Lighthouse's CPU slowdown (4): a faster host simulates a faster phone, and a larger
+factor brings it back. Nothing here asserts a score: the numbers depend on the
+machine's load.
 ``nox -s lighthouse`` builds the site (or takes ``SELFATTN_SITE_DIR``) and runs this.
 """
 
@@ -111,7 +114,7 @@ def serve(site: Path) -> tuple[ThreadingHTTPServer, str]:
 
 
 def run_lighthouse(
-    url: str, chrome: str, keep: Path | None = None
+    url: str, chrome: str, keep: Path | None = None, cpu_slowdown: float | None = None
 ) -> dict[str, float | None]:
     with tempfile.TemporaryDirectory() as tmp:
         name = (urlsplit(url).path.strip("/").replace("/", "_") or "home") + ".json"
@@ -125,6 +128,8 @@ def run_lighthouse(
             f"--only-categories={','.join(CATEGORIES)}",
             "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
         ]
+        if cpu_slowdown is not None:
+            command.append(f"--throttling.cpuSlowdownMultiplier={cpu_slowdown:g}")
         env = {**os.environ, "CHROME_PATH": chrome}
         subprocess.run(command, check=True, env=env, timeout=300)
         data = json.loads(report.read_text())
@@ -164,9 +169,17 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def table(rows: dict[str, dict[str, float | None]], runs: int, date: str) -> str:
+def table(
+    rows: dict[str, dict[str, float | None]],
+    runs: int,
+    date: str,
+    cpu_slowdown: float | None = None,
+) -> str:
+    perf = f"perf (median of {runs})"
+    if cpu_slowdown is not None:
+        perf += f", CPU {cpu_slowdown:g}x slower"
     head = (
-        f"| page | perf (median of {runs}) | a11y | best pr. | SEO | LCP | TBT | "
+        f"| page | {perf} | a11y | best pr. | SEO | LCP | TBT | "
         "CPU index | machine | date |"
     )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
@@ -192,7 +205,19 @@ def main() -> int:
     parser.add_argument(
         "--runs", type=int, default=1, help="runs per page; the table shows the median"
     )
+    parser.add_argument(
+        "--cpu-slowdown",
+        type=float,
+        help=(
+            "Lighthouse's simulated CPU slowdown (its default is 4): on a host faster "
+            "than the one Lighthouse assumes, a larger factor stands in for a slower "
+            "machine (e.g. 6 on a host whose CPU index is 3,000 gives the phone a "
+            "host of index 2,000 would)"
+        ),
+    )
     args = parser.parse_args()
+    if args.cpu_slowdown is not None and not args.cpu_slowdown >= 1:
+        parser.error(f"--cpu-slowdown: expected a factor >= 1, got {args.cpu_slowdown}")
     chrome = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
     if not LIGHTHOUSE.exists():
         parser.error(f"{LIGHTHOUSE} is missing: run `npm ci`")
@@ -213,7 +238,9 @@ def main() -> int:
     try:
         for page in pages:
             runs = [
-                run_lighthouse(urljoin(base, page), chrome, args.keep)
+                run_lighthouse(
+                    urljoin(base, page), chrome, args.keep, args.cpu_slowdown
+                )
                 for _ in range(args.runs)
             ]
             rows[page] = median_row(runs)
@@ -222,7 +249,7 @@ def main() -> int:
         server.shutdown()
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    print(table(rows, args.runs, date))
+    print(table(rows, args.runs, date, args.cpu_slowdown))
     print(
         f"\nLoad average (1, 5, 15 min) at the start: {load_at_start}; "
         f"at the end: {load()}."
