@@ -264,6 +264,7 @@ NOT_CHAPTERS = {
     "api/part-1.md",
     "api/part-2.md",
     "api/part-3.md",
+    "api/part-4.md",
     "api/exercises.md",
     "references.md",  # the bibliography itself
     "inference.md",  # the Part III landing page
