@@ -151,3 +151,30 @@ def test_a_broken_front_matter_would_be_caught() -> None:
     assert front_matter_problem("---\ndescription: A: b, c\n---\n\n# T\n")
     assert front_matter_problem("---\ndescription: A - b, c\n---\n\n# T\n") is None
     assert front_matter_problem('---\ndescription: "A: b"\n---\n\n# T\n') is None
+
+
+def public_modules() -> list[str]:
+    """selfattn's modules a user imports: the top level's and the exercise solutions'
+    (not private ones, not a package's internals such as selfattn.ring.cli)."""
+    root = Path(selfattn.__file__).parent
+    names = []
+    for package, folder in (
+        ("selfattn", root),
+        ("selfattn.exercises", root / "exercises"),
+    ):
+        for path in sorted(folder.iterdir()):
+            stem = path.stem if path.suffix == ".py" else path.name
+            is_module = path.suffix == ".py" or (path / "__init__.py").is_file()
+            if is_module and not stem.startswith("_") and stem != "exercises":
+                names.append(f"{package}.{stem}")
+    return names
+
+
+def test_every_public_module_is_in_the_api_reference() -> None:
+    documented = set()
+    for page in (DOCS / "api").glob("*.md"):
+        documented |= set(re.findall(r"^::: (selfattn[\w.]*)", page.read_text(), re.M))
+    modules = public_modules()
+    assert len(modules) > 40, modules  # the walk found the package
+    missing = [m for m in modules if m not in documented]
+    assert not missing, f"modules with no ::: block in docs/api/: {missing}"

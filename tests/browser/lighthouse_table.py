@@ -26,6 +26,7 @@ import datetime
 import functools
 import gzip
 import json
+import math
 import os
 import subprocess
 import sys
@@ -216,8 +217,10 @@ def main() -> int:
         ),
     )
     args = parser.parse_args()
-    if args.cpu_slowdown is not None and not args.cpu_slowdown >= 1:
-        parser.error(f"--cpu-slowdown: expected a factor >= 1, got {args.cpu_slowdown}")
+    if args.cpu_slowdown is not None and not 1 <= args.cpu_slowdown < math.inf:
+        parser.error(
+            f"--cpu-slowdown: expected a finite factor >= 1, got {args.cpu_slowdown}"
+        )
     chrome = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
     if not LIGHTHOUSE.exists():
         parser.error(f"{LIGHTHOUSE} is missing: run `npm ci`")

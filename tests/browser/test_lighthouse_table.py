@@ -59,8 +59,10 @@ def test_the_table_names_the_slowdown() -> None:
     assert "perf (median of 3), CPU 6x slower |" in slowed
 
 
-@pytest.mark.parametrize("bad", ["0.5", "0", "-4", "nan"])
-def test_a_slowdown_below_one_is_refused(tmp_path: Path, bad: str) -> None:
+@pytest.mark.parametrize("bad", ["0.5", "0", "-4", "nan", "inf"])
+def test_a_slowdown_below_one_or_not_finite_is_refused(
+    tmp_path: Path, bad: str
+) -> None:
     script = Path(lt.__file__)
     done = subprocess.run(
         [sys.executable, str(script), str(tmp_path), f"--cpu-slowdown={bad}"],
@@ -69,4 +71,7 @@ def test_a_slowdown_below_one_is_refused(tmp_path: Path, bad: str) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert f"--cpu-slowdown: expected a factor >= 1, got {float(bad)}" in done.stderr
+    assert (
+        f"--cpu-slowdown: expected a finite factor >= 1, got {float(bad)}"
+        in done.stderr
+    )
